@@ -1,0 +1,72 @@
+//! Finding and reading `.integ` files on disk.
+
+use std::path::{Path, PathBuf};
+
+use integ_compiler::program::{LoadError, Loader, normalize};
+
+/// Reads source files from the file system.
+pub struct FsLoader;
+
+impl Loader for FsLoader {
+    fn read(&mut self, path: &str) -> Result<String, LoadError> {
+        read_source(Path::new(path))
+    }
+}
+
+/// Reads a file as UTF-8.
+pub fn read_source(path: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(path).map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => LoadError::NotFound,
+        _ => LoadError::Io(error.to_string()),
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(error) => {
+            let valid_up_to = error.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(error.as_bytes()).into_owned();
+            Err(LoadError::NotUtf8 { valid_up_to, lossy })
+        }
+    }
+}
+
+/// Expands files and directories (recursively) into `.integ` files, sorted.
+/// Hidden directories and `target` are skipped.
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<String>, String> {
+    let mut found = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path)
+            .map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
+        if metadata.is_dir() {
+            walk(path, &mut found)
+                .map_err(|error| format!("cannot read directory `{}`: {error}", path.display()))?;
+        } else {
+            found.push(path.clone());
+        }
+    }
+    let mut names: Vec<String> = found
+        .iter()
+        .map(|path| normalize(&path.to_string_lossy()))
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+fn walk(directory: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(directory)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            if !name.starts_with('.') && name != "target" {
+                walk(&path, found)?;
+            }
+        } else if name.ends_with(".integ") {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
