@@ -38,10 +38,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         }
     };
     if roots.is_empty() {
-        eprintln!(
-            "error: no .integ files found in {}",
-            show_paths(&args.paths)
-        );
+        eprintln!("error: no .integ files found in {}", show_paths(&args.paths));
         return ExitCode::from(2);
     }
     let colour = match args.color {
@@ -72,17 +69,8 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             .into_iter()
             .filter(|diagnostic| {
                 let span = diagnostic.primary_span();
-                let file = sources
-                    .get(span.file)
-                    .map(|file| file.name.clone())
-                    .unwrap_or_default();
-                printed.insert((
-                    file,
-                    span.start,
-                    span.end,
-                    diagnostic.code.as_str(),
-                    diagnostic.message.clone(),
-                ))
+                let file = sources.get(span.file).map(|file| file.name.clone()).unwrap_or_default();
+                printed.insert((file, span.start, span.end, diagnostic.code.as_str(), diagnostic.message.clone()))
             })
             .collect();
         let counts = Tally::of(&fresh);
@@ -132,9 +120,5 @@ fn plural(count: usize) -> &'static str {
 }
 
 fn show_paths(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|path| format!("`{}`", path.display()))
-        .collect::<Vec<_>>()
-        .join(", ")
+    paths.iter().map(|path| format!("`{}`", path.display())).collect::<Vec<_>>().join(", ")
 }

@@ -7,12 +7,7 @@ use integ_compiler::diagnostic::Code;
 pub fn run(code: &str) -> ExitCode {
     if code.eq_ignore_ascii_case("list") {
         for code in Code::ALL {
-            println!(
-                "{}  {:<8} {}",
-                code.as_str(),
-                code.severity().as_str(),
-                code.title()
-            );
+            println!("{}  {:<8} {}", code.as_str(), code.severity().as_str(), code.title());
         }
         return ExitCode::SUCCESS;
     }
@@ -42,15 +37,7 @@ pub fn run(code: &str) -> ExitCode {
 
 fn strsim_close(candidate: &str, written: &str) -> bool {
     let written = written.to_ascii_uppercase();
-    let written = if written.starts_with(['E', 'W']) {
-        written
-    } else {
-        format!("E{written}")
-    };
-    let padded = if written.len() < 5 {
-        format!("{}{:0>4}", &written[..1], &written[1..])
-    } else {
-        written
-    };
+    let written = if written.starts_with(['E', 'W']) { written } else { format!("E{written}") };
+    let padded = if written.len() < 5 { format!("{}{:0>4}", &written[..1], &written[1..]) } else { written };
     candidate == padded
 }

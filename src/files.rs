@@ -34,19 +34,14 @@ pub fn read_source(path: &Path) -> Result<String, LoadError> {
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<String>, String> {
     let mut found = Vec::new();
     for path in paths {
-        let metadata = std::fs::metadata(path)
-            .map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
+        let metadata = std::fs::metadata(path).map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
         if metadata.is_dir() {
-            walk(path, &mut found)
-                .map_err(|error| format!("cannot read directory `{}`: {error}", path.display()))?;
+            walk(path, &mut found).map_err(|error| format!("cannot read directory `{}`: {error}", path.display()))?;
         } else {
             found.push(path.clone());
         }
     }
-    let mut names: Vec<String> = found
-        .iter()
-        .map(|path| normalize(&path.to_string_lossy()))
-        .collect();
+    let mut names: Vec<String> = found.iter().map(|path| normalize(&path.to_string_lossy())).collect();
     names.sort();
     names.dedup();
     Ok(names)

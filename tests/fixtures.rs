@@ -12,9 +12,7 @@ struct FixtureLoader;
 
 impl Loader for FixtureLoader {
     fn read(&mut self, path: &str) -> Result<String, LoadError> {
-        let full = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests")
-            .join(path);
+        let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(path);
         let bytes = std::fs::read(&full).map_err(|_| LoadError::NotFound)?;
         match String::from_utf8(bytes) {
             Ok(text) => Ok(text),
@@ -32,13 +30,7 @@ fn expected_codes(source: &str) -> Option<Vec<String>> {
         .lines()
         .take_while(|line| line.starts_with("//"))
         .find_map(|line| line.trim_start_matches('/').trim().strip_prefix("expect:"))
-        .map(|codes| {
-            codes
-                .split([' ', ','])
-                .filter(|code| !code.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
+        .map(|codes| codes.split([' ', ',']).filter(|code| !code.is_empty()).map(str::to_owned).collect())
 }
 
 #[test]
@@ -50,25 +42,13 @@ fn diagnostics() {
             return;
         };
         let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-        let relative = path
-            .strip_prefix(&tests_dir)
-            .expect("fixture under tests/")
-            .to_string_lossy()
-            .replace('\\', "/");
-        let analysis =
-            integ_compiler::analyze(&relative, &mut FixtureLoader).expect("fixture loads");
+        let relative =
+            path.strip_prefix(&tests_dir).expect("fixture under tests/").to_string_lossy().replace('\\', "/");
+        let analysis = integ_compiler::analyze(&relative, &mut FixtureLoader).expect("fixture loads");
         let diagnostics = analysis.diagnostics();
-        let actual: Vec<String> = diagnostics
-            .iter()
-            .map(|diagnostic| diagnostic.code.as_str().to_owned())
-            .collect();
+        let actual: Vec<String> = diagnostics.iter().map(|diagnostic| diagnostic.code.as_str().to_owned()).collect();
         let rendered = render::render(analysis.sources(), diagnostics, false);
-        assert_eq!(
-            actual, expected,
-            "{relative}: codes differ from the header\n{rendered}"
-        );
-        insta::assert_snapshot!(format!(
-            "----- SOURCE\n{source}\n----- DIAGNOSTICS\n{rendered}"
-        ));
+        assert_eq!(actual, expected, "{relative}: codes differ from the header\n{rendered}");
+        insta::assert_snapshot!(format!("----- SOURCE\n{source}\n----- DIAGNOSTICS\n{rendered}"));
     });
 }

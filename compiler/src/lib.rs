@@ -13,10 +13,7 @@
 //! assert_eq!(Tally::of(analysis.diagnostics()).errors, 0);
 //! ```
 
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 // Diagnostics travel by value on cold error paths; boxing them buys nothing.
 #![allow(clippy::result_large_err)]
 
@@ -26,6 +23,13 @@ pub mod program;
 pub mod source;
 pub mod stdlib;
 pub mod syntax;
+
+/// Runs `body`, first growing the stack if little of it is left. The parser,
+/// the AST builder and the checker recurse once per level of nesting, which
+/// the syntax bounds; this keeps that safe on small thread stacks too.
+pub(crate) fn with_stack<T>(body: impl FnOnce() -> T) -> T {
+    stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, body)
+}
 
 use check::Checked;
 use diagnostic::Diagnostic;

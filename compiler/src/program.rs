@@ -51,10 +51,7 @@ impl MemoryLoader {
 
 impl Loader for MemoryLoader {
     fn read(&mut self, path: &str) -> Result<String, LoadError> {
-        self.files
-            .get(&normalize(path))
-            .cloned()
-            .ok_or(LoadError::NotFound)
+        self.files.get(&normalize(path)).cloned().ok_or(LoadError::NotFound)
     }
 }
 
@@ -84,9 +81,7 @@ impl Program {
     }
 
     pub fn is_std(&self, file: FileId) -> bool {
-        self.sources
-            .get(file)
-            .is_some_and(|source| source.origin == Origin::Std)
+        self.sources.get(file).is_some_and(|source| source.origin == Origin::Std)
     }
 }
 
@@ -96,16 +91,11 @@ pub fn load(root: &str, loader: &mut dyn Loader) -> Result<Program, LoadError> {
         Ok(text) => Ok(load_text(root, &text, loader)),
         Err(LoadError::NotUtf8 { valid_up_to, lossy }) => {
             let mut program = Program::default();
-            let file = program
-                .sources
-                .add(SourceFile::new(normalize(root), lossy, Origin::User));
+            let file = program.sources.add(SourceFile::new(normalize(root), lossy, Origin::User));
             program.root = file;
             program.modules.push(LoadedModule {
                 file,
-                ast: ast::Module {
-                    file,
-                    decls: Vec::new(),
-                },
+                ast: ast::Module { file, decls: Vec::new() },
                 imports: Vec::new(),
             });
             program.diagnostics.push(not_utf8(file, valid_up_to, root));
@@ -128,11 +118,7 @@ fn not_utf8(file: FileId, valid_up_to: usize, name: &str) -> Diagnostic {
 
 /// Loads a root whose text is already at hand (the language server's open buffer).
 pub fn load_text(root: &str, text: &str, loader: &mut dyn Loader) -> Program {
-    let mut state = LoadState {
-        program: Program::default(),
-        by_path: HashMap::new(),
-        loader,
-    };
+    let mut state = LoadState { program: Program::default(), by_path: HashMap::new(), loader };
     let prelude = state.add_std(stdlib::PRELUDE);
     let root_id = state.add_file(normalize(root), text.to_owned(), Origin::User);
     state.program.root = root_id;
@@ -161,24 +147,12 @@ impl LoadState<'_> {
     }
 
     fn add_file(&mut self, path: String, text: String, origin: Origin) -> FileId {
-        let id = self
-            .program
-            .sources
-            .add(SourceFile::new(path.clone(), text, origin));
+        let id = self.program.sources.add(SourceFile::new(path.clone(), text, origin));
         self.by_path.insert(path, id);
-        let text = self
-            .program
-            .sources
-            .get(id)
-            .map(|file| file.text.clone())
-            .unwrap_or_default();
+        let text = self.program.sources.get(id).map(|file| file.text.clone()).unwrap_or_default();
         let (ast, diagnostics) = syntax::parse(id, &text);
         self.program.diagnostics.extend(diagnostics);
-        self.program.modules.push(LoadedModule {
-            file: id,
-            ast,
-            imports: Vec::new(),
-        });
+        self.program.modules.push(LoadedModule { file: id, ast, imports: Vec::new() });
         id
     }
 
@@ -195,12 +169,7 @@ impl LoadState<'_> {
                 .collect(),
             None => return,
         };
-        let importer = self
-            .program
-            .sources
-            .get(file)
-            .map(|source| source.name.clone())
-            .unwrap_or_default();
+        let importer = self.program.sources.get(file).map(|source| source.name.clone()).unwrap_or_default();
         for (path, span) in imports {
             let Some(target) = self.resolve(&importer, &path, span) else {
                 continue;
@@ -209,12 +178,7 @@ impl LoadState<'_> {
                 let cycle: Vec<String> = stack[position..]
                     .iter()
                     .chain(std::iter::once(&target))
-                    .filter_map(|id| {
-                        self.program
-                            .sources
-                            .get(*id)
-                            .map(|source| format!("`{}`", source.name))
-                    })
+                    .filter_map(|id| self.program.sources.get(*id).map(|source| format!("`{}`", source.name)))
                     .collect();
                 self.program.diagnostics.push(
                     Diagnostic::new(Code::ImportCycle, span, format!("import cycle: `{path}` imports this file back"))
@@ -227,11 +191,8 @@ impl LoadState<'_> {
             if let Some(module) = self.program.modules.get_mut(file.0 as usize) {
                 module.imports.push((target, span));
             }
-            let already_followed = self
-                .program
-                .module(target)
-                .is_some_and(|module| !module.imports.is_empty())
-                || stack.contains(&target);
+            let already_followed =
+                self.program.module(target).is_some_and(|module| !module.imports.is_empty()) || stack.contains(&target);
             if !already_followed {
                 stack.push(target);
                 self.follow_imports(target, stack);
@@ -250,17 +211,16 @@ impl LoadState<'_> {
             if stdlib::source(&name).is_some() {
                 return self.add_std(&name);
             }
-            let mut diagnostic = Diagnostic::new(
-                Code::ModuleNotFound,
-                span,
-                format!("no standard library module `{path}`"),
-            )
-            .label("not a module of the standard library");
+            let mut diagnostic =
+                Diagnostic::new(Code::ModuleNotFound, span, format!("no standard library module `{path}`"))
+                    .label("not a module of the standard library");
             let names: Vec<&str> = stdlib::MODULES.iter().map(|(name, _)| *name).collect();
             if let Some(best) = crate::check::suggest::best(&name, names.iter().copied()) {
-                diagnostic = diagnostic
-                    .help(format!("did you mean `{best}`?"))
-                    .maybe_fix(format!("import `{best}`"), span, format!("\"{best}\""));
+                diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                    format!("import `{best}`"),
+                    span,
+                    format!("\"{best}\""),
+                );
             } else {
                 diagnostic = diagnostic.help(format!("the modules are {}", names.join(", ")));
             }
@@ -269,17 +229,9 @@ impl LoadState<'_> {
         }
         if !(path.starts_with("./") || path.starts_with("../")) {
             self.program.diagnostics.push(
-                Diagnostic::new(
-                    Code::ModuleNotFound,
-                    span,
-                    format!("cannot import `{path}`"),
-                )
-                .label("imports are `std/...` modules or paths starting with `./` or `../`")
-                .maybe_fix(
-                    "import it as a relative path",
-                    span,
-                    format!("\"./{path}\""),
-                ),
+                Diagnostic::new(Code::ModuleNotFound, span, format!("cannot import `{path}`"))
+                    .label("imports are `std/...` modules or paths starting with `./` or `../`")
+                    .maybe_fix("import it as a relative path", span, format!("\"./{path}\"")),
             );
             return None;
         }
@@ -290,23 +242,14 @@ impl LoadState<'_> {
         match self.loader.read(&resolved) {
             Ok(text) => Some(self.add_file(resolved, text, Origin::User)),
             Err(LoadError::NotUtf8 { valid_up_to, lossy }) => {
-                let id = self.program.sources.add(SourceFile::new(
-                    resolved.clone(),
-                    lossy,
-                    Origin::User,
-                ));
+                let id = self.program.sources.add(SourceFile::new(resolved.clone(), lossy, Origin::User));
                 self.by_path.insert(resolved.clone(), id);
                 self.program.modules.push(LoadedModule {
                     file: id,
-                    ast: ast::Module {
-                        file: id,
-                        decls: Vec::new(),
-                    },
+                    ast: ast::Module { file: id, decls: Vec::new() },
                     imports: Vec::new(),
                 });
-                self.program
-                    .diagnostics
-                    .push(not_utf8(id, valid_up_to, &resolved).secondary(span, "imported here"));
+                self.program.diagnostics.push(not_utf8(id, valid_up_to, &resolved).secondary(span, "imported here"));
                 None
             }
             Err(error) => {
@@ -333,11 +276,7 @@ pub fn resolve_import(importer: &str, path: &str) -> String {
         Some(slash) => &importer[..slash],
         None => "",
     };
-    if directory.is_empty() {
-        normalize(path)
-    } else {
-        normalize(&format!("{directory}/{path}"))
-    }
+    if directory.is_empty() { normalize(path) } else { normalize(&format!("{directory}/{path}")) }
 }
 
 /// Lexical normalization: removes `.` segments and folds `..` where it can.
@@ -358,11 +297,7 @@ pub fn normalize(path: &str) -> String {
         }
     }
     let joined = parts.join("/");
-    if absolute {
-        format!("/{joined}")
-    } else {
-        joined
-    }
+    if absolute { format!("/{joined}") } else { joined }
 }
 
 #[cfg(test)]
@@ -384,24 +319,11 @@ mod tests {
     #[test]
     fn reports_missing_modules_and_cycles() {
         let mut loader = MemoryLoader::new()
-            .with(
-                "main.integ",
-                "import \"./a.integ\"\nimport \"std/hsah\"\nimport \"./missing.integ\"\n",
-            )
+            .with("main.integ", "import \"./a.integ\"\nimport \"std/hsah\"\nimport \"./missing.integ\"\n")
             .with("a.integ", "import \"./main.integ\"\n");
         let program = load("main.integ", &mut loader).unwrap();
-        let codes: Vec<&str> = program
-            .diagnostics
-            .iter()
-            .map(|d| d.code.as_str())
-            .collect();
+        let codes: Vec<&str> = program.diagnostics.iter().map(|d| d.code.as_str()).collect();
         assert_eq!(codes, ["E0211", "E0210", "E0210"]);
-        assert!(
-            program.diagnostics[1]
-                .help
-                .as_deref()
-                .unwrap_or("")
-                .contains("std/hash")
-        );
+        assert!(program.diagnostics[1].help.as_deref().unwrap_or("").contains("std/hash"));
     }
 }

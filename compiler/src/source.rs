@@ -22,36 +22,22 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
-        Span {
-            file,
-            start: clamp_u32(start),
-            end: clamp_u32(end.max(start)),
-        }
+        Span { file, start: clamp_u32(start), end: clamp_u32(end.max(start)) }
     }
 
     /// The smallest span covering both `self` and `other` (same file).
     pub fn to(self, other: Span) -> Span {
-        Span {
-            file: self.file,
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
     }
 
     /// An empty span at the start of `self`.
     pub fn shrink_to_start(self) -> Span {
-        Span {
-            end: self.start,
-            ..self
-        }
+        Span { end: self.start, ..self }
     }
 
     /// An empty span at the end of `self`.
     pub fn shrink_to_end(self) -> Span {
-        Span {
-            start: self.end,
-            ..self
-        }
+        Span { start: self.end, ..self }
     }
 
     pub fn range(self) -> Range<usize> {
@@ -97,12 +83,7 @@ impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>, origin: Origin) -> SourceFile {
         let text = text.into();
         let line_starts = line_starts(&text);
-        SourceFile {
-            name: name.into(),
-            text,
-            origin,
-            line_starts,
-        }
+        SourceFile { name: name.into(), text, origin, line_starts }
     }
 
     /// The 0-based line that contains `offset`.
@@ -116,11 +97,7 @@ impl SourceFile {
     /// The byte range of 0-based line `line`, without its line terminator.
     pub fn line_range(&self, line: usize) -> Option<Range<usize>> {
         let start = *self.line_starts.get(line)?;
-        let end = self
-            .line_starts
-            .get(line + 1)
-            .copied()
-            .unwrap_or(self.text.len());
+        let end = self.line_starts.get(line + 1).copied().unwrap_or(self.text.len());
         let bytes = self.text.as_bytes();
         let mut trimmed_end = end;
         while trimmed_end > start && matches!(bytes[trimmed_end - 1], b'\n' | b'\r') {
@@ -134,11 +111,8 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let line = self.line_index(offset);
         let line_start = self.line_starts.get(line).copied().unwrap_or(0);
-        let column = self
-            .text
-            .get(line_start..offset)
-            .map(|prefix| prefix.chars().count())
-            .unwrap_or(offset - line_start);
+        let column =
+            self.text.get(line_start..offset).map(|prefix| prefix.chars().count()).unwrap_or(offset - line_start);
         (line + 1, column + 1)
     }
 
@@ -148,9 +122,7 @@ impl SourceFile {
 }
 
 fn line_starts(text: &str) -> Vec<usize> {
-    std::iter::once(0)
-        .chain(text.match_indices('\n').map(|(index, _)| index + 1))
-        .collect()
+    std::iter::once(0).chain(text.match_indices('\n').map(|(index, _)| index + 1)).collect()
 }
 
 /// Every file of a program, indexed by [`FileId`].
@@ -176,24 +148,16 @@ impl SourceMap {
 
     /// The id of the file called `name`, if it was added.
     pub fn find(&self, name: &str) -> Option<FileId> {
-        self.files
-            .iter()
-            .position(|file| file.name == name)
-            .map(|index| FileId(clamp_u32(index)))
+        self.files.iter().position(|file| file.name == name).map(|index| FileId(clamp_u32(index)))
     }
 
     pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files
-            .iter()
-            .enumerate()
-            .map(|(index, file)| (FileId(clamp_u32(index)), file))
+        self.files.iter().enumerate().map(|(index, file)| (FileId(clamp_u32(index)), file))
     }
 
     /// The text that `span` covers, or "" if it is out of range.
     pub fn snippet(&self, span: Span) -> &str {
-        self.get(span.file)
-            .and_then(|file| file.text.get(span.range()))
-            .unwrap_or("")
+        self.get(span.file).and_then(|file| file.text.get(span.range())).unwrap_or("")
     }
 
     pub fn len(&self) -> usize {

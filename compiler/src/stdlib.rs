@@ -17,8 +17,5 @@ pub const MODULES: &[(&str, &str)] = &[
 
 /// The source of module `name` (such as `std/hash`).
 pub fn source(name: &str) -> Option<&'static str> {
-    MODULES
-        .iter()
-        .find(|(module, _)| *module == name)
-        .map(|(_, text)| *text)
+    MODULES.iter().find(|(module, _)| *module == name).map(|(_, text)| *text)
 }

@@ -20,17 +20,9 @@ use crate::syntax::ast::{self, ApiItem, Clause, ClauseValue, Expr, ExprKind, Str
 
 pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 /// Error names every api has.
-pub const BUILTIN_ERRORS: &[&str] = &["Http", "Timeout", "Connection", "Decode", "CircuitOpen"];
+pub const BUILTIN_ERRORS: &[&str] = &["Http", "Timeout", "Connection", "Decode", "CircuitOpen", "Auth"];
 
-const API_CLAUSES: &[&str] = &[
-    "base_url",
-    "auth",
-    "policy",
-    "rate_limit",
-    "concurrency",
-    "headers",
-    "errors",
-];
+const API_CLAUSES: &[&str] = &["base_url", "auth", "policy", "rate_limit", "concurrency", "headers", "errors"];
 const ENDPOINT_CLAUSES: &[&str] = &[
     "query",
     "headers",
@@ -85,17 +77,12 @@ pub struct ApiInfo {
 
 impl ApiInfo {
     pub fn endpoint(&self, name: &str) -> Option<usize> {
-        self.endpoints
-            .iter()
-            .position(|endpoint| endpoint.name == name)
+        self.endpoints.iter().position(|endpoint| endpoint.name == name)
     }
 
     /// Every error name a call of `endpoint` can raise.
     pub fn error_names(&self, endpoint: Option<usize>) -> Vec<String> {
-        let mut names: Vec<String> = BUILTIN_ERRORS
-            .iter()
-            .map(|name| (*name).to_owned())
-            .collect();
+        let mut names: Vec<String> = BUILTIN_ERRORS.iter().map(|name| (*name).to_owned()).collect();
         names.extend(self.errors.iter().map(|error| error.name.clone()));
         if let Some(endpoint) = endpoint.and_then(|index| self.endpoints.get(index)) {
             names.extend(endpoint.errors.iter().map(|error| error.name.clone()));
@@ -120,28 +107,22 @@ impl Checker<'_> {
         };
         for item in &decl.items {
             if let ApiItem::Clause(clause) = item
-                && clause.key.name == "errors" {
-                    info.errors = self.error_arms(clause, &[]);
-                }
+                && clause.key.name == "errors"
+            {
+                info.errors = self.error_arms(clause, false).0;
+            }
         }
         for item in &decl.items {
             let ApiItem::Endpoint(endpoint) = item else {
                 continue;
             };
-            if let Some(first) = info
-                .endpoints
-                .iter()
-                .find(|existing| existing.name == endpoint.name.name)
-            {
+            if let Some(first) = info.endpoints.iter().find(|existing| existing.name == endpoint.name.name) {
                 let first = first.span;
                 self.report(
                     Diagnostic::new(
                         Code::DuplicateMember,
                         endpoint.name.span,
-                        format!(
-                            "endpoint `{}` is declared twice in `{}`",
-                            endpoint.name.name, decl.name.name
-                        ),
+                        format!("endpoint `{}` is declared twice in `{}`", endpoint.name.name, decl.name.name),
                     )
                     .label("declared again")
                     .secondary(first, "first declared here")
@@ -150,6 +131,19 @@ impl Checker<'_> {
                 continue;
             }
             let params = self.params(&endpoint.params, &[], false);
+            for param in &params {
+                if matches!(param.name.as_str(), "body" | "headers" | "status") {
+                    self.report(
+                        Diagnostic::new(
+                            Code::ReservedName,
+                            param.span,
+                            format!("`{}` names the response in `records`, `select` and `paginate`", param.name),
+                        )
+                        .label("this parameter would be hidden there")
+                        .help(format!("rename it, such as `{}_value`", param.name)),
+                    );
+                }
+            }
             let result = match &endpoint.returns {
                 None => Ty::Unit,
                 Some(returns) => {
@@ -158,9 +152,13 @@ impl Checker<'_> {
                     if returns.stream {
                         if matches!(ty, Ty::List(_)) {
                             self.report(
-                                Diagnostic::new(Code::InvalidType, returns.ty.span, "a stream yields records, not lists")
-                                    .label("write the type of one record")
-                                    .help("`-> stream Order` streams `Order`s; the page's list is selected with `records`"),
+                                Diagnostic::new(
+                                    Code::InvalidType,
+                                    returns.ty.span,
+                                    "a stream yields records, not lists",
+                                )
+                                .label("write the type of one record")
+                                .help("`-> stream Order` streams `Order`s; the page's list is selected with `records`"),
                             );
                         }
                         if ty.is_optional() {
@@ -180,18 +178,31 @@ impl Checker<'_> {
                 }
             };
             let qualified = format!("{}.{}", decl.name.name, endpoint.name.name);
-            let record = self.types.add_record(super::calls::params_record(
-                &qualified,
-                &params,
-                endpoint.name.span,
-            ));
-            let api_errors = info.errors.clone();
-            let errors = endpoint
-                .clauses
-                .iter()
-                .filter(|clause| clause.key.name == "errors")
-                .flat_map(|clause| self.error_arms(clause, &api_errors))
-                .collect();
+            let record = self.types.add_record(super::calls::params_record(&qualified, &params, endpoint.name.span));
+            let mut errors = Vec::new();
+            for clause in endpoint.clauses.iter().filter(|clause| clause.key.name == "errors") {
+                let (names, none_arm) = self.error_arms(clause, true);
+                errors.extend(names);
+                if let Some(none_span) = none_arm
+                    && !result.is_optional()
+                    && !result.is_error()
+                {
+                    let shown = self.show(&result);
+                    let mut diagnostic = Diagnostic::new(
+                        Code::TypeMismatch,
+                        none_span,
+                        format!("`=> none` needs an optional result, but `{}` returns `{shown}`", endpoint.name.name),
+                    )
+                    .label("this status would give none");
+                    if let Some(returns) = &endpoint.returns
+                        && !returns.stream
+                    {
+                        diagnostic =
+                            diagnostic.maybe_fix("make the result optional", returns.ty.span.shrink_to_end(), "?");
+                    }
+                    self.report(diagnostic);
+                }
+            }
             let method = endpoint
                 .clauses
                 .iter()
@@ -214,8 +225,9 @@ impl Checker<'_> {
         }
     }
 
-    /// `errors { 404 => NotFound, 5xx => Unavailable }`.
-    fn error_arms(&mut self, clause: &Clause, inherited: &[ErrorName]) -> Vec<ErrorName> {
+    /// `errors { 404 => NotFound, 5xx => Unavailable, 410 => none, _ => Other }`.
+    /// Returns the names, and the span of a `=> none` arm (endpoints only).
+    fn error_arms(&mut self, clause: &Clause, allow_none: bool) -> (Vec<ErrorName>, Option<Span>) {
         let ClauseValue::Arms(arms, _) = &clause.value else {
             self.report(
                 Diagnostic::new(
@@ -225,107 +237,120 @@ impl Checker<'_> {
                 )
                 .label("expected `{ 404 => NotFound, 5xx => Unavailable }`"),
             );
-            return Vec::new();
+            return (Vec::new(), None);
         };
         let mut names: Vec<ErrorName> = Vec::new();
+        let mut none_arm = None;
         let mut covered: Vec<(StatusPattern, Span)> = Vec::new();
         for arm in arms {
-            let ExprKind::Name(name) = &arm.value.kind else {
-                self.report(
-                    Diagnostic::new(
-                        Code::InvalidSettingValue,
-                        arm.value.span,
-                        "an error is named by an identifier",
-                    )
-                    .label("expected a name such as `NotFound`"),
-                );
-                continue;
-            };
-            if BUILTIN_ERRORS.contains(&name.name.as_str()) {
-                self.report(
-                    Diagnostic::new(
-                        Code::ReservedName,
-                        name.span,
-                        format!("`{}` is a built-in error name", name.name),
-                    )
-                    .label("every api already has this error")
-                    .help("choose a more specific name, such as `ServiceUnavailable`"),
-                );
-                continue;
-            }
-            let mut patterns = Vec::new();
-            for alternative in &arm.pattern.alternatives {
-                let expr = match alternative {
-                    ast::PatternAlt::Int(value, span) => Expr {
-                        kind: ExprKind::Int(*value),
-                        span: *span,
-                    },
-                    ast::PatternAlt::Quantity(quantity, span) => Expr {
-                        kind: ExprKind::Quantity(quantity.clone()),
-                        span: *span,
-                    },
-                    other => {
+            let name = match &arm.value.kind {
+                ExprKind::Name(name) => {
+                    if BUILTIN_ERRORS.contains(&name.name.as_str()) {
                         self.report(
                             Diagnostic::new(
-                                Code::InvalidStatusPattern,
-                                other.span(),
-                                "expected a status pattern",
+                                Code::ReservedName,
+                                name.span,
+                                format!("`{}` is a built-in error name", name.name),
                             )
-                            .label("write a status such as `404` or a class such as `5xx`"),
+                            .label("every api already has this error")
+                            .help("choose a more specific name, such as `ServiceUnavailable`"),
+                        );
+                        continue;
+                    }
+                    Some(name)
+                }
+                ExprKind::None if allow_none => {
+                    none_arm = Some(arm.value.span);
+                    None
+                }
+                ExprKind::None => {
+                    self.report(
+                        Diagnostic::new(
+                            Code::MisplacedClause,
+                            arm.value.span,
+                            "`=> none` belongs to an endpoint's `errors`",
+                        )
+                        .label("an api-wide arm cannot make every endpoint return none")
+                        .help("move the arm into the endpoints whose result is optional"),
+                    );
+                    continue;
+                }
+                _ => {
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidSettingValue,
+                            arm.value.span,
+                            "an error is named by an identifier",
+                        )
+                        .label("expected a name such as `NotFound`, or `none`"),
+                    );
+                    continue;
+                }
+            };
+            let mut patterns = Vec::new();
+            for alternative in &arm.pattern.alternatives {
+                let (pattern, span) = match alternative {
+                    ast::PatternAlt::Wildcard(span) => (StatusPattern::Any, *span),
+                    ast::PatternAlt::Int(value, span) => {
+                        match literals::status_pattern(&Expr { kind: ExprKind::Int(*value), span: *span }) {
+                            Ok(pattern) => (pattern, *span),
+                            Err(diagnostic) => {
+                                self.report(diagnostic);
+                                continue;
+                            }
+                        }
+                    }
+                    ast::PatternAlt::Quantity(quantity, span) => {
+                        match literals::status_pattern(&Expr {
+                            kind: ExprKind::Quantity(quantity.clone()),
+                            span: *span,
+                        }) {
+                            Ok(pattern) => (pattern, *span),
+                            Err(diagnostic) => {
+                                self.report(diagnostic);
+                                continue;
+                            }
+                        }
+                    }
+                    other => {
+                        self.report(
+                            Diagnostic::new(Code::InvalidStatusPattern, other.span(), "expected a status pattern")
+                                .label("write a status such as `404`, a class such as `5xx`, or `_`"),
                         );
                         continue;
                     }
                 };
-                match literals::status_pattern(&expr) {
-                    Ok(pattern) => {
-                        if let Some((_, earlier)) = covered
-                            .iter()
-                            .find(|(existing, _)| pattern.covered_by(*existing))
-                        {
-                            let earlier = *earlier;
-                            self.report(
-                                Diagnostic::new(
-                                    Code::UnreachableCode,
-                                    expr.span,
-                                    format!("status `{pattern}` is already mapped"),
-                                )
-                                .label("this arm never matches")
-                                .secondary(earlier, "an earlier arm covers it"),
-                            );
-                            continue;
-                        }
-                        if matches!(
-                            pattern,
-                            StatusPattern::Code(200..=399) | StatusPattern::Class(1..=3)
-                        ) {
-                            self.report(
-                                Diagnostic::new(
-                                    Code::InvalidStatusPattern,
-                                    expr.span,
-                                    format!("`{pattern}` is not an error status"),
-                                )
-                                .label("only 4xx and 5xx responses are errors"),
-                            );
-                            continue;
-                        }
-                        covered.push((pattern, expr.span));
-                        patterns.push(pattern);
-                    }
-                    Err(diagnostic) => self.report(diagnostic),
+                if let Some((_, earlier)) = covered.iter().find(|(existing, _)| pattern.covered_by(*existing)) {
+                    let earlier = *earlier;
+                    self.report(
+                        Diagnostic::new(Code::UnreachableCode, span, format!("status `{pattern}` is already mapped"))
+                            .label("this arm never matches")
+                            .secondary(earlier, "an earlier arm covers it"),
+                    );
+                    continue;
                 }
+                if matches!(pattern, StatusPattern::Code(200..=399) | StatusPattern::Class(1..=3)) {
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidStatusPattern,
+                            span,
+                            format!("`{pattern}` is not an error status"),
+                        )
+                        .label("only 4xx and 5xx responses are errors"),
+                    );
+                    continue;
+                }
+                covered.push((pattern, span));
+                patterns.push(pattern);
             }
+            let Some(name) = name else { continue };
             if let Some(existing) = names.iter_mut().find(|existing| existing.name == name.name) {
                 existing.patterns.extend(patterns);
             } else {
-                let _ = inherited;
-                names.push(ErrorName {
-                    name: name.name.clone(),
-                    span: name.span,
-                    patterns,
-                });
+                names.push(ErrorName { name: name.name.clone(), span: name.span, patterns });
             }
         }
-        names
+        (names, none_arm)
     }
 
     /// Phase 3: the clauses of an api and its endpoints.
@@ -353,12 +378,8 @@ impl Checker<'_> {
                         match value.single() {
                             Some(expr) => self.check_auth_value(expr),
                             None => self.report(
-                                Diagnostic::new(
-                                    Code::InvalidAuth,
-                                    value.span,
-                                    "`auth` takes one scheme",
-                                )
-                                .label("expected a scheme such as `bearer(token)`"),
+                                Diagnostic::new(Code::InvalidAuth, value.span, "`auth` takes one scheme")
+                                    .label("expected a scheme such as `bearer(token)`"),
                             ),
                         }
                     }
@@ -378,10 +399,9 @@ impl Checker<'_> {
                 "errors" => {}
                 other => {
                     let note = match other {
-                        "timeout" | "retry" | "retry_on" | "deadline" | "circuit_breaker"
-                        | "on_exhausted" => Some(
-                            "timeouts and retries belong in a `policy`, named here with `policy: name`",
-                        ),
+                        "timeout" | "retry" | "retry_on" | "deadline" | "circuit_breaker" | "on_exhausted" => {
+                            Some("timeouts and retries belong in a `policy`, named here with `policy: name`")
+                        }
                         "GET" | "POST" | "PUT" | "PATCH" | "DELETE" => {
                             Some("a method line belongs inside an `endpoint`")
                         }
@@ -445,44 +465,28 @@ impl Checker<'_> {
 
     fn policy_name(&mut self, clause: &Clause) -> Option<String> {
         let value = self.setting_of(clause)?;
-        let Some(Expr {
-            kind: ExprKind::Name(name),
-            ..
-        }) = value.single()
-        else {
+        let Some(Expr { kind: ExprKind::Name(name), .. }) = value.single() else {
             self.report(
-                Diagnostic::new(
-                    Code::UnknownPolicy,
-                    value.span,
-                    "expected the name of a policy",
-                )
-                .label("not a policy name"),
+                Diagnostic::new(Code::UnknownPolicy, value.span, "expected the name of a policy")
+                    .label("not a policy name"),
             );
             return None;
         };
-        match self
-            .use_symbol(&name.name)
-            .map(|index| self.symbols[index].kind.clone())
-        {
+        match self.use_symbol(&name.name).map(|index| self.symbols[index].kind.clone()) {
             Some(SymbolKind::Policy) => Some(name.name.clone()),
             _ => {
                 let candidates = self.names_where(|kind| matches!(kind, SymbolKind::Policy));
-                let mut diagnostic = Diagnostic::new(
-                    Code::UnknownPolicy,
-                    name.span,
-                    format!("unknown policy `{}`", name.name),
-                )
-                .label("no policy of this name");
-                if let Some(best) = suggest::best(&name.name, candidates.iter().map(String::as_str))
-                {
-                    diagnostic = diagnostic
-                        .help(format!("did you mean `{best}`?"))
-                        .maybe_fix(format!("use `{best}`"), name.span, best);
+                let mut diagnostic =
+                    Diagnostic::new(Code::UnknownPolicy, name.span, format!("unknown policy `{}`", name.name))
+                        .label("no policy of this name");
+                if let Some(best) = suggest::best(&name.name, candidates.iter().map(String::as_str)) {
+                    diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                        format!("use `{best}`"),
+                        name.span,
+                        best,
+                    );
                 } else {
-                    diagnostic = diagnostic.help(format!(
-                        "declare it: `policy {} {{ timeout: 10s }}`",
-                        name.name
-                    ));
+                    diagnostic = diagnostic.help(format!("declare it: `policy {} {{ timeout: 10s }}`", name.name));
                 }
                 self.report(diagnostic);
                 None
@@ -495,18 +499,10 @@ impl Checker<'_> {
         let Some(value) = self.setting_of(clause) else {
             return;
         };
-        let Some(Expr {
-            kind: ExprKind::Object { name: None, fields },
-            ..
-        }) = value.single()
-        else {
+        let Some(Expr { kind: ExprKind::Object { name: None, fields }, .. }) = value.single() else {
             self.report(
-                Diagnostic::new(
-                    Code::InvalidHeader,
-                    value.span,
-                    "`headers` takes `{ \"Name\": value }`",
-                )
-                .label("expected header names and values in braces"),
+                Diagnostic::new(Code::InvalidHeader, value.span, "`headers` takes `{ \"Name\": value }`")
+                    .label("expected header names and values in braces"),
             );
             return;
         };
@@ -535,26 +531,47 @@ impl Checker<'_> {
             let lower = header.to_ascii_lowercase();
             if seen.contains(&lower) {
                 self.report(
+                    Diagnostic::new(Code::DuplicateMember, field.key.span(), format!("header `{header}` is set twice"))
+                        .label("header names are case-insensitive"),
+                );
+            }
+            if matches!(
+                lower.as_str(),
+                "host" | "content-length" | "transfer-encoding" | "connection" | "content-encoding" | "te" | "upgrade"
+            ) {
+                self.report(
                     Diagnostic::new(
-                        Code::DuplicateMember,
+                        Code::InvalidHeader,
                         field.key.span(),
-                        format!("header `{header}` is set twice"),
+                        format!("`{header}` is managed by the HTTP client"),
                     )
-                    .label("header names are case-insensitive"),
+                    .label("integ sets this header itself")
+                    .help("remove it; the client computes it from the URL and the body")
+                    .fix("remove the header", field.span, ""),
                 );
             }
             seen.push(lower);
+            if let ExprKind::String(literal) = &field.value.kind {
+                let broken = literal
+                    .parts
+                    .iter()
+                    .any(|part| matches!(part, StringPart::Text(text, _) if text.contains(['\r', '\n', '\0'])));
+                if broken {
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidHeader,
+                            field.value.span,
+                            format!("header `{header}` contains a line break"),
+                        )
+                        .label("a header value is one line")
+                        .help("remove the `\\n`, `\\r` or `\\0` escapes"),
+                    );
+                }
+            }
             let ty = self.check_expr(cx, &field.value, Some(&Ty::String));
-            if !(ty.is_scalar()
-                || matches!(ty, Ty::Secret)
-                || matches!(&ty, Ty::Optional(inner) if inner.is_scalar()))
+            if !(ty.is_scalar() || matches!(ty, Ty::Secret) || matches!(&ty, Ty::Optional(inner) if inner.is_scalar()))
             {
-                self.report_mismatch(
-                    &ty,
-                    &Ty::String,
-                    field.value.span,
-                    &format!("header `{header}`"),
-                );
+                self.report_mismatch(&ty, &Ty::String, field.value.span, &format!("header `{header}`"));
             }
         }
         cx.secrets = saved.0;
@@ -588,45 +605,31 @@ impl Checker<'_> {
         // `response:` first: the other clauses read `body` with its type.
         for clause in &decl.clauses {
             if clause.key.name == "response"
-                && let Some(value) = self.setting_of(clause) {
-                    match value.single() {
-                        Some(Expr {
-                            kind: ExprKind::Name(name),
-                            span,
-                        }) => {
-                            let written = ast::TypeExpr {
-                                kind: ast::TypeExprKind::Named(name.clone()),
-                                span: *span,
-                            };
-                            response = Some(self.resolve_type(&written, &[]));
-                        }
-                        _ => self.report(
-                            Diagnostic::new(
-                                Code::InvalidSettingValue,
-                                value.span,
-                                "`response` takes the name of a type",
-                            )
-                            .label("expected a type name such as `OrdersPage`"),
-                        ),
+                && let Some(value) = self.setting_of(clause)
+            {
+                match value.single() {
+                    Some(Expr { kind: ExprKind::Name(name), span }) => {
+                        let written = ast::TypeExpr { kind: ast::TypeExprKind::Named(name.clone()), span: *span };
+                        response = Some(self.resolve_type(&written, &[]));
                     }
+                    _ => self.report(
+                        Diagnostic::new(Code::InvalidSettingValue, value.span, "`response` takes the name of a type")
+                            .label("expected a type name such as `OrdersPage`"),
+                    ),
                 }
+            }
         }
         for clause in &decl.clauses {
             let key = clause.key.name.as_str();
             if METHODS.contains(&key)
-                || (!ENDPOINT_CLAUSES.contains(&key)
-                    && METHODS.contains(&key.to_ascii_uppercase().as_str()))
+                || (!ENDPOINT_CLAUSES.contains(&key) && METHODS.contains(&key.to_ascii_uppercase().as_str()))
             {
                 if let Some((_, first)) = &method {
                     let first = *first;
                     self.report(
-                        Diagnostic::new(
-                            Code::DuplicateMember,
-                            clause.key.span,
-                            "an endpoint has one method line",
-                        )
-                        .label("second method line")
-                        .secondary(first, "first method line"),
+                        Diagnostic::new(Code::DuplicateMember, clause.key.span, "an endpoint has one method line")
+                            .label("second method line")
+                            .secondary(first, "first method line"),
                     );
                     continue;
                 }
@@ -639,11 +642,7 @@ impl Checker<'_> {
                             format!("HTTP methods are written in capitals: `{upper}`"),
                         )
                         .label("lowercase method")
-                        .fix(
-                            format!("write `{upper}`"),
-                            clause.key.span,
-                            upper.clone(),
-                        ),
+                        .fix(format!("write `{upper}`"), clause.key.span, upper.clone()),
                     );
                 }
                 method = Some((upper, clause.key.span));
@@ -660,29 +659,29 @@ impl Checker<'_> {
                     body_clause = Some(clause.span);
                     self.body(&mut cx, clause);
                 }
-                "response" => {}
+                "response" => {
+                    if matches!(info.result, Ty::Unit) {
+                        self.misplaced(
+                            clause,
+                            "this endpoint returns nothing, so its body is not read",
+                            Some("declare a result, such as `-> Order`, or remove `response`"),
+                        );
+                    }
+                }
                 "records" => {
                     has_records = true;
                     match &info.result {
                         Ty::Stream(item) => {
                             let item = (**item).clone();
-                            self.response_expr(
-                                &mut cx,
-                                clause,
-                                response.as_ref(),
-                                &item.list(),
-                                "`records`",
-                            );
+                            self.response_expr(&mut cx, clause, response.as_ref(), &item.list(), "`records`");
                         }
                         _ => stream_only.push(clause),
                     }
                 }
                 "select" => match &info.result {
-                    Ty::Stream(_) => self.misplaced(
-                        clause,
-                        "`select` picks a single result; stream endpoints use `records`",
-                        None,
-                    ),
+                    Ty::Stream(_) => {
+                        self.misplaced(clause, "`select` picks a single result; stream endpoints use `records`", None)
+                    }
                     Ty::Unit => self.misplaced(
                         clause,
                         "this endpoint returns nothing, so there is nothing to select",
@@ -713,12 +712,7 @@ impl Checker<'_> {
                             let ty = self.check_expr(&mut cx, expr, Some(&Ty::String));
                             cx.secrets = Secrets::Forbidden("a request");
                             if !matches!(ty, Ty::String | Ty::Error) {
-                                self.report_mismatch(
-                                    &ty,
-                                    &Ty::String,
-                                    expr.span,
-                                    "`idempotency_key`",
-                                );
+                                self.report_mismatch(&ty, &Ty::String, expr.span, "`idempotency_key`");
                             }
                         } else {
                             self.malformed_value(
@@ -730,12 +724,18 @@ impl Checker<'_> {
                     }
                 }
                 "idempotency_header" => {
-                    if let Some(value) = self.setting_of(clause) {
+                    if !decl.clauses.iter().any(|other| other.key.name == "idempotency_key") {
+                        self.misplaced(
+                            clause,
+                            "there is no `idempotency_key` to send",
+                            Some("add `idempotency_key: \"...\"`, or remove this clause"),
+                        );
+                    } else if let Some(value) = self.setting_of(clause) {
                         match value.single().map(|expr| &expr.kind) {
                             Some(ExprKind::String(literal))
-                                if literal.as_plain().is_some_and(|text| {
-                                    !text.is_empty() && text.bytes().all(is_token_byte)
-                                }) => {}
+                                if literal
+                                    .as_plain()
+                                    .is_some_and(|text| !text.is_empty() && text.bytes().all(is_token_byte)) => {}
                             _ => self.report(
                                 Diagnostic::new(
                                     Code::InvalidHeader,
@@ -764,9 +764,9 @@ impl Checker<'_> {
                     let mut known: Vec<&str> = ENDPOINT_CLAUSES.to_vec();
                     known.extend(METHODS.iter().copied());
                     let note = match other {
-                        "timeout" | "retry" | "retry_on" | "deadline" => Some(
-                            "timeouts and retries belong in a `policy`, named here with `policy: name`",
-                        ),
+                        "timeout" | "retry" | "retry_on" | "deadline" => {
+                            Some("timeouts and retries belong in a `policy`, named here with `policy: name`")
+                        }
                         "base_url" | "auth" | "rate_limit" => {
                             Some("this clause belongs to the api, not to one endpoint")
                         }
@@ -777,10 +777,7 @@ impl Checker<'_> {
             }
         }
         if let Some((first, rest)) = stream_only.split_first() {
-            let names: Vec<String> = stream_only
-                .iter()
-                .map(|clause| format!("`{}`", clause.key.name))
-                .collect();
+            let names: Vec<String> = stream_only.iter().map(|clause| format!("`{}`", clause.key.name)).collect();
             let returns = decl.returns.as_ref().map(|returns| returns.ty.span);
             let mut diagnostic = Diagnostic::new(
                 Code::MisplacedClause,
@@ -824,10 +821,7 @@ impl Checker<'_> {
                 Diagnostic::new(
                     Code::MissingClause,
                     decl.name.span,
-                    format!(
-                        "endpoint `{api_name}.{}` has no method line",
-                        decl.name.name
-                    ),
+                    format!("endpoint `{api_name}.{}` has no method line", decl.name.name),
                 )
                 .label("what request does it send?")
                 .help("add a line such as `GET \"/orders\"`"),
@@ -837,29 +831,27 @@ impl Checker<'_> {
         };
         if let (Some(body), "GET" | "HEAD") = (body_clause, method_name.as_str()) {
             self.report(
-                Diagnostic::new(
-                    Code::BodyOnGet,
-                    body,
-                    format!("{method_name} requests have no body"),
-                )
-                .label("many servers and proxies drop or reject it")
-                .secondary(method_span, format!("this is a {method_name}"))
-                .help("send the data in `query { ... }`, or use POST"),
+                Diagnostic::new(Code::BodyOnGet, body, format!("{method_name} requests have no body"))
+                    .label("many servers and proxies drop or reject it")
+                    .secondary(method_span, format!("this is a {method_name}"))
+                    .help("send the data in `query { ... }`, or use POST"),
             );
         }
-        if info.is_stream() && !has_records
+        if info.is_stream()
+            && !has_records
             && let Some(declared) = &response
-                && !matches!(declared, Ty::List(_) | Ty::Error) {
-                    self.report(
-                        Diagnostic::new(
-                            Code::MissingClause,
-                            decl.name.span,
-                            "a stream endpoint whose response is not a list needs `records`",
-                        )
-                        .label("where are the records in each page?")
-                        .help("add `records body.items` naming the list in the response"),
-                    );
-                }
+            && !matches!(declared, Ty::List(_) | Ty::Error)
+        {
+            self.report(
+                Diagnostic::new(
+                    Code::MissingClause,
+                    decl.name.span,
+                    "a stream endpoint whose response is not a list needs `records`",
+                )
+                .label("where are the records in each page?")
+                .help("add `records body.items` naming the list in the response"),
+            );
+        }
         if matches!(method_name.as_str(), "POST" | "PATCH") && !idempotency_key && !idempotent {
             let policy = self.effective_policy(endpoint_policy.as_deref().or(api_policy));
             if policy.retries() {
@@ -896,10 +888,7 @@ impl Checker<'_> {
                         format!("parameter `{}` is never sent", local.name),
                     )
                     .label("not used in the path, query, headers or body")
-                    .help(format!(
-                        "send it (for instance `query {{ {}: {} }}`) or remove it",
-                        local.name, local.name
-                    )),
+                    .help(format!("send it (for instance `query {{ {}: {} }}`) or remove it", local.name, local.name)),
                 );
             }
         }
@@ -928,8 +917,7 @@ impl Checker<'_> {
 
     pub(crate) fn malformed_value(&mut self, span: Span, message: &str, expected: &str) {
         self.report(
-            Diagnostic::new(Code::InvalidSettingValue, span, message.to_owned())
-                .label(format!("expected {expected}")),
+            Diagnostic::new(Code::InvalidSettingValue, span, message.to_owned()).label(format!("expected {expected}")),
         );
     }
 
@@ -942,18 +930,10 @@ impl Checker<'_> {
             );
             return;
         };
-        let Some(Expr {
-            kind: ExprKind::String(literal),
-            span,
-        }) = value.single()
-        else {
+        let Some(Expr { kind: ExprKind::String(literal), span }) = value.single() else {
             self.report(
-                Diagnostic::new(
-                    Code::InvalidPath,
-                    value.span,
-                    "the method is followed by a path string",
-                )
-                .label("expected a string such as \"/orders/{id}\""),
+                Diagnostic::new(Code::InvalidPath, value.span, "the method is followed by a path string")
+                    .label("expected a string such as \"/orders/{id}\""),
             );
             return;
         };
@@ -962,19 +942,12 @@ impl Checker<'_> {
             _ => "",
         };
         if !first_text.starts_with('/') {
-            let mut diagnostic =
-                Diagnostic::new(Code::InvalidPath, *span, "a path must start with `/`")
-                    .label("relative to the api's base URL, starting with `/`");
+            let mut diagnostic = Diagnostic::new(Code::InvalidPath, *span, "a path must start with `/`")
+                .label("relative to the api's base URL, starting with `/`");
             if first_text.starts_with("http://") || first_text.starts_with("https://") {
-                diagnostic = diagnostic.help(
-                    "put the scheme and host in the api's `base_url`, and only the path here",
-                );
+                diagnostic = diagnostic.help("put the scheme and host in the api's `base_url`, and only the path here");
             } else {
-                let insert = Span {
-                    start: span.start + 1,
-                    end: span.start + 1,
-                    ..*span
-                };
+                let insert = Span { start: span.start + 1, end: span.start + 1, ..*span };
                 diagnostic = diagnostic.fix("add `/`", insert, "/");
             }
             self.report(diagnostic);
@@ -1023,13 +996,14 @@ impl Checker<'_> {
                                 ),
                             )
                             .label("not a parameter");
-                            if let Some(best) = suggest::best(
-                                &name.name,
-                                info.params.iter().map(|param| param.name.as_str()),
-                            ) {
-                                diagnostic = diagnostic
-                                    .help(format!("did you mean `{best}`?"))
-                                    .maybe_fix(format!("use `{best}`"), name.span, best);
+                            if let Some(best) =
+                                suggest::best(&name.name, info.params.iter().map(|param| param.name.as_str()))
+                            {
+                                diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                                    format!("use `{best}`"),
+                                    name.span,
+                                    best,
+                                );
                             } else {
                                 diagnostic = diagnostic.help(format!(
                                     "add it to the endpoint: `endpoint {}({}: String)`",
@@ -1060,9 +1034,18 @@ impl Checker<'_> {
                     let shown = self.show(&ty);
                     if ty.is_optional() {
                         self.report(
-                            Diagnostic::new(Code::InvalidPathParameter, expr.span, format!("path parameter `{}` is optional (`{shown}`)", super::expr::source_text(self, expr)))
-                                .label("a path segment cannot be left out")
-                                .help("make the parameter required, or send it in `query { ... }`, where none leaves it out"),
+                            Diagnostic::new(
+                                Code::InvalidPathParameter,
+                                expr.span,
+                                format!(
+                                    "path parameter `{}` is optional (`{shown}`)",
+                                    super::expr::source_text(self, expr)
+                                ),
+                            )
+                            .label("a path segment cannot be left out")
+                            .help(
+                                "make the parameter required, or send it in `query { ... }`, where none leaves it out",
+                            ),
                         );
                     } else if !ty.is_scalar() || matches!(ty, Ty::Duration | Ty::Float) {
                         self.report(
@@ -1087,16 +1070,8 @@ impl Checker<'_> {
         let Some(value) = self.setting_of(clause) else {
             return;
         };
-        let Some(Expr {
-            kind: ExprKind::Object { name: None, fields },
-            ..
-        }) = value.single()
-        else {
-            self.malformed_value(
-                value.span,
-                "`query` takes `{ name: value }`",
-                "query parameters in braces",
-            );
+        let Some(Expr { kind: ExprKind::Object { name: None, fields }, .. }) = value.single() else {
+            self.malformed_value(value.span, "`query` takes `{ name: value }`", "query parameters in braces");
             return;
         };
         cx.secrets = Secrets::Forbidden("a query string");
@@ -1145,23 +1120,9 @@ impl Checker<'_> {
         };
         cx.secrets = Secrets::Forbidden("a request body");
         let usage = "`json(value)`, `json { ... }`, `form(value)`, `form { ... }` or `xml(value, root: \"Name\")`";
-        let atoms: Vec<&Expr> = value
-            .phrases
-            .iter()
-            .flat_map(|phrase| phrase.atoms.iter())
-            .collect();
+        let atoms: Vec<&Expr> = value.phrases.iter().flat_map(|phrase| phrase.atoms.iter()).collect();
         match atoms.as_slice() {
-            [
-                Expr {
-                    kind:
-                        ExprKind::Call {
-                            callee,
-                            args,
-                            args_span,
-                        },
-                    span,
-                },
-            ] => {
+            [Expr { kind: ExprKind::Call { callee, args, args_span }, span }] => {
                 let encoding = match &callee.kind {
                     ExprKind::Name(name) => name,
                     _ => {
@@ -1174,10 +1135,7 @@ impl Checker<'_> {
                     ("json", [arg]) if arg.name.is_none() => {
                         let ty = self.check_expr(cx, &arg.value, None);
                         if matches!(ty, Ty::Unit | Ty::Stream(_) | Ty::Fn(..)) {
-                            self.malformed_body(
-                                arg.value.span,
-                                "a value that can be encoded as JSON",
-                            );
+                            self.malformed_body(arg.value.span, "a value that can be encoded as JSON");
                         }
                     }
                     ("form", [arg]) if arg.name.is_none() => {
@@ -1233,14 +1191,8 @@ impl Checker<'_> {
                     }
                     (other @ ("json" | "form"), _) => {
                         self.report(
-                            Diagnostic::new(
-                                Code::InvalidBody,
-                                *args_span,
-                                format!("`{other}` takes one value"),
-                            )
-                            .label(format!(
-                                "write `{other}(value)` or `{other} {{ key: value }}`"
-                            )),
+                            Diagnostic::new(Code::InvalidBody, *args_span, format!("`{other}` takes one value"))
+                                .label(format!("write `{other}(value)` or `{other} {{ key: value }}`")),
                         );
                     }
                     (other, _) => {
@@ -1249,16 +1201,7 @@ impl Checker<'_> {
                     }
                 }
             }
-            [
-                Expr {
-                    kind:
-                        ExprKind::Object {
-                            name: Some(encoding),
-                            fields,
-                        },
-                    span,
-                },
-            ] => match encoding.name.as_str() {
+            [Expr { kind: ExprKind::Object { name: Some(encoding), fields }, span }] => match encoding.name.as_str() {
                 "json" => {
                     self.check_anonymous(cx, fields, None);
                 }
@@ -1272,14 +1215,8 @@ impl Checker<'_> {
                 }
             },
             [
-                Expr {
-                    kind: ExprKind::Name(encoding),
-                    ..
-                },
-                Expr {
-                    kind: ExprKind::Object { name: None, fields },
-                    span,
-                },
+                Expr { kind: ExprKind::Name(encoding), .. },
+                Expr { kind: ExprKind::Object { name: None, fields }, span },
             ] => match encoding.name.as_str() {
                 "json" => {
                     self.check_anonymous(cx, fields, None);
@@ -1299,12 +1236,9 @@ impl Checker<'_> {
     }
 
     fn unknown_encoding(&mut self, encoding: &ast::Ident, written: &str) {
-        let mut diagnostic = Diagnostic::new(
-            Code::InvalidBody,
-            encoding.span,
-            format!("unknown body encoding `{written}`"),
-        )
-        .label("expected `json`, `form` or `xml`");
+        let mut diagnostic =
+            Diagnostic::new(Code::InvalidBody, encoding.span, format!("unknown body encoding `{written}`"))
+                .label("expected `json`, `form` or `xml`");
         if let Some(best) = suggest::best(written, ["json", "form", "xml"]) {
             diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), encoding.span, best);
         }
@@ -1313,8 +1247,7 @@ impl Checker<'_> {
 
     fn malformed_body(&mut self, span: Span, expected: &str) {
         self.report(
-            Diagnostic::new(Code::InvalidBody, span, "malformed request body")
-                .label(format!("expected {expected}")),
+            Diagnostic::new(Code::InvalidBody, span, "malformed request body").label(format!("expected {expected}")),
         );
     }
 
@@ -1323,12 +1256,8 @@ impl Checker<'_> {
         let Ty::Record(id) = ty else {
             if !ty.is_error() {
                 self.report(
-                    Diagnostic::new(
-                        Code::InvalidBody,
-                        span,
-                        "a form body is built from a record",
-                    )
-                    .label(format!("this is `{}`", self.show(ty))),
+                    Diagnostic::new(Code::InvalidBody, span, "a form body is built from a record")
+                        .label(format!("this is `{}`", self.show(ty))),
                 );
             }
             return;
@@ -1345,27 +1274,16 @@ impl Checker<'_> {
             if !flat {
                 let shown = self.show(&field.ty);
                 self.report(
-                    Diagnostic::new(
-                        Code::InvalidBody,
-                        field.span,
-                        format!("form field `{}` is `{shown}`", field.name),
-                    )
-                    .label("form fields are flat: scalars, optionals and lists of scalars")
-                    .help("flatten nested values into keys such as \"metadata[order_id]\""),
+                    Diagnostic::new(Code::InvalidBody, field.span, format!("form field `{}` is `{shown}`", field.name))
+                        .label("form fields are flat: scalars, optionals and lists of scalars")
+                        .help("flatten nested values into keys such as \"metadata[order_id]\""),
                 );
             }
         }
     }
 
     /// A `records`/`select` expression over the response.
-    fn response_expr(
-        &mut self,
-        cx: &mut Cx,
-        clause: &Clause,
-        response: Option<&Ty>,
-        expected: &Ty,
-        what: &str,
-    ) {
+    fn response_expr(&mut self, cx: &mut Cx, clause: &Clause, response: Option<&Ty>, expected: &Ty, what: &str) {
         let Some(value) = self.setting_of(clause) else {
             return;
         };
@@ -1385,18 +1303,8 @@ impl Checker<'_> {
 
     fn enter_response(&mut self, cx: &mut Cx, response: Option<&Ty>) {
         cx.push();
-        cx.declare(
-            "body",
-            response.cloned().unwrap_or(Ty::Json),
-            Span::default(),
-            LocalKind::Implicit,
-        );
-        cx.declare(
-            "headers",
-            Ty::Map(Box::new(Ty::String)),
-            Span::default(),
-            LocalKind::Implicit,
-        );
+        cx.declare("body", response.cloned().unwrap_or(Ty::Json), Span::default(), LocalKind::Implicit);
+        cx.declare("headers", Ty::Map(Box::new(Ty::String)), Span::default(), LocalKind::Implicit);
         cx.declare("status", Ty::Int, Span::default(), LocalKind::Implicit);
         cx.json_decodes = true;
     }
@@ -1420,20 +1328,12 @@ impl Checker<'_> {
         };
         let (style, args, args_span) = match &expr.kind {
             ExprKind::Name(name) => (name, &[][..], name.span),
-            ExprKind::Call {
-                callee,
-                args,
-                args_span,
-            } => match &callee.kind {
+            ExprKind::Call { callee, args, args_span } => match &callee.kind {
                 ExprKind::Name(name) => (name, args.as_slice(), *args_span),
                 _ => {
                     self.report(
-                        Diagnostic::new(
-                            Code::InvalidPagination,
-                            expr.span,
-                            "unknown pagination style",
-                        )
-                        .label("not a style"),
+                        Diagnostic::new(Code::InvalidPagination, expr.span, "unknown pagination style")
+                            .label("not a style"),
                     );
                     return;
                 }
@@ -1474,12 +1374,9 @@ impl Checker<'_> {
             "link_header" => &[("rel", false, Param::Name)],
             "next_url" => &[("url", true, Param::Expr(Ty::String.optional()))],
             other => {
-                let mut diagnostic = Diagnostic::new(
-                    Code::InvalidPagination,
-                    style.span,
-                    format!("unknown pagination style `{other}`"),
-                )
-                .label("not a pagination style");
+                let mut diagnostic =
+                    Diagnostic::new(Code::InvalidPagination, style.span, format!("unknown pagination style `{other}`"))
+                        .label("not a pagination style");
                 let alias = match other {
                     "link" | "links" | "link_headers" => Some("link_header"),
                     "next" | "url" | "next_link" => Some("next_url"),
@@ -1488,13 +1385,14 @@ impl Checker<'_> {
                     _ => None,
                 };
                 if let Some(best) = alias.or_else(|| suggest::best(other, styles)) {
-                    diagnostic = diagnostic
-                        .help(format!("did you mean `{best}`?"))
-                        .maybe_fix(format!("use `{best}`"), style.span, best);
-                } else {
-                    diagnostic = diagnostic.note(
-                        "the styles are `cursor`, `page`, `offset`, `link_header` and `next_url`",
+                    diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                        format!("use `{best}`"),
+                        style.span,
+                        best,
                     );
+                } else {
+                    diagnostic =
+                        diagnostic.note("the styles are `cursor`, `page`, `offset`, `link_header` and `next_url`");
                 }
                 self.report(diagnostic);
                 return;
@@ -1519,15 +1417,11 @@ impl Checker<'_> {
                         )
                         .label("unknown parameter");
                         if let Some(best) = suggest::best(&name.name, known.iter().copied()) {
-                            diagnostic =
-                                diagnostic.maybe_fix(format!("use `{best}`"), name.span, best);
+                            diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), name.span, best);
                         } else {
-                            let shown: Vec<String> =
-                                known.iter().map(|name| format!("`{name}`")).collect();
-                            diagnostic = diagnostic.note(format!(
-                                "its parameters are {}",
-                                super::decls::join_words(&shown)
-                            ));
+                            let shown: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
+                            diagnostic =
+                                diagnostic.note(format!("its parameters are {}", super::decls::join_words(&shown)));
                         }
                         self.report(diagnostic);
                     }
@@ -1544,12 +1438,8 @@ impl Checker<'_> {
             };
             if given.contains(param_name) {
                 self.report(
-                    Diagnostic::new(
-                        Code::DuplicateMember,
-                        arg.span,
-                        format!("`{param_name}` is given twice"),
-                    )
-                    .label("already given"),
+                    Diagnostic::new(Code::DuplicateMember, arg.span, format!("`{param_name}` is given twice"))
+                        .label("already given"),
                 );
                 continue;
             }
@@ -1569,8 +1459,7 @@ impl Checker<'_> {
                     }
                 }
                 Param::Int => match arg.value.kind {
-                    ExprKind::Int(value)
-                        if value >= 0 && !(*param_name != "start" && value == 0) => {}
+                    ExprKind::Int(value) if value >= 0 && !(*param_name != "start" && value == 0) => {}
                     _ => self.report(
                         Diagnostic::new(
                             Code::InvalidPagination,
@@ -1594,11 +1483,7 @@ impl Checker<'_> {
                         _ => self.fits(cx, &ty, expected),
                     };
                     if !accepted {
-                        let wanted = if matches!(expected, Ty::Bool) {
-                            Ty::Bool
-                        } else {
-                            Ty::String.optional()
-                        };
+                        let wanted = if matches!(expected, Ty::Bool) { Ty::Bool } else { Ty::String.optional() };
                         self.report_mismatch(
                             &ty,
                             &wanted,
@@ -1610,6 +1495,13 @@ impl Checker<'_> {
             }
         }
         self.leave_response(cx);
+        if style.name == "page" && given.contains(&"size_param") && !given.contains(&"size") {
+            self.report(
+                Diagnostic::new(Code::InvalidPagination, args_span, "`size_param` is given without a `size`")
+                    .label("what page size should be sent?")
+                    .help("add `size: 100`, or remove `size_param`"),
+            );
+        }
         let missing: Vec<String> = params
             .iter()
             .filter(|(name, required, _)| *required && !given.contains(name))
@@ -1620,11 +1512,7 @@ impl Checker<'_> {
                 Diagnostic::new(
                     Code::InvalidPagination,
                     args_span,
-                    format!(
-                        "`{}` is missing {}",
-                        style.name,
-                        super::decls::join_words(&missing)
-                    ),
+                    format!("`{}` is missing {}", style.name, super::decls::join_words(&missing)),
                 )
                 .label(format!("add {}", super::decls::join_words(&missing)))
                 .help(match style.name.as_str() {
@@ -1657,10 +1545,6 @@ fn is_token_byte(byte: u8) -> bool {
 
 fn is_xml_name(name: &str) -> bool {
     let mut characters = name.chars();
-    characters
-        .next()
-        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
-        && characters.all(|character| {
-            character.is_ascii_alphanumeric() || matches!(character, '_' | '-' | '.')
-        })
+    characters.next().is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && characters.all(|character| character.is_ascii_alphanumeric() || matches!(character, '_' | '-' | '.'))
 }

@@ -32,31 +32,20 @@ impl Checker<'_> {
     ) -> Ty {
         match &callee.kind {
             ExprKind::Name(name) if cx.peek(&name.name).is_none() => match name.name.as_str() {
-                "env" if self.symbol("env").is_none() => self.check_env(cx, whole, args),
-                "fixture" if self.symbol("fixture").is_none() => {
-                    self.check_fixture(cx, whole, args, expected)
-                }
-                "calls" if self.symbol("calls").is_none() => self.check_calls(cx, whole, args),
-                _ => match self
-                    .use_symbol(&name.name)
-                    .map(|index| self.symbols[index].kind.clone())
-                {
-                    Some(SymbolKind::Map | SymbolKind::Fn) => {
-                        match self.functions.get(&name.name).cloned() {
-                            Some(sig) => self.apply(cx, &sig, None, args, args_span, whole.span),
-                            None => {
-                                self.check_args_loosely(cx, args);
-                                Ty::Error
-                            }
+                "env" => self.check_env(cx, whole, args),
+                "fixture" => self.check_fixture(cx, whole, args, expected),
+                "calls" => self.check_calls(cx, whole, args),
+                _ => match self.use_symbol(&name.name).map(|index| self.symbols[index].kind.clone()) {
+                    Some(SymbolKind::Map | SymbolKind::Fn) => match self.functions.get(&name.name).cloned() {
+                        Some(sig) => self.apply(cx, &sig, None, args, args_span, whole.span),
+                        None => {
+                            self.check_args_loosely(cx, args);
+                            Ty::Error
                         }
-                    }
+                    },
                     Some(SymbolKind::Type(id)) => {
                         self.check_args_loosely(cx, args);
-                        let record = self
-                            .types
-                            .record(id)
-                            .map(|record| record.name.clone())
-                            .unwrap_or_default();
+                        let record = self.types.record(id).map(|record| record.name.clone()).unwrap_or_default();
                         self.report(
                             Diagnostic::new(
                                 Code::NotCallable,
@@ -74,11 +63,7 @@ impl Checker<'_> {
                             Diagnostic::new(
                                 Code::NotCallable,
                                 callee.span,
-                                format!(
-                                    "`{}` is a {}, not a function",
-                                    name.name,
-                                    other.describe()
-                                ),
+                                format!("`{}` is a {}, not a function", name.name, other.describe()),
                             )
                             .label("cannot be called"),
                         );
@@ -91,11 +76,7 @@ impl Checker<'_> {
                     }
                 },
             },
-            ExprKind::Field {
-                base,
-                name,
-                optional,
-            } => {
+            ExprKind::Field { base, name, optional } => {
                 if let Some(api) = self.api_named(cx, base) {
                     if let ExprKind::Name(api_name) = &base.kind {
                         self.use_symbol(&api_name.name);
@@ -103,8 +84,7 @@ impl Checker<'_> {
                     return self.check_endpoint_call(cx, whole, api, name, args, args_span);
                 }
                 if let ExprKind::Name(base_name) = &base.kind {
-                    let unknown = cx.peek(&base_name.name).is_none()
-                        && self.symbol(&base_name.name).is_none();
+                    let unknown = cx.peek(&base_name.name).is_none() && self.symbol(&base_name.name).is_none();
                     if unknown && base_name.name.starts_with(|c: char| c.is_ascii_uppercase()) {
                         self.check_args_loosely(cx, args);
                         let apis = self.names_where(|kind| matches!(kind, SymbolKind::Api(_)));
@@ -114,12 +94,12 @@ impl Checker<'_> {
                             format!("unknown api `{}`", base_name.name),
                         )
                         .label("no api of this name");
-                        if let Some(best) =
-                            suggest::best(&base_name.name, apis.iter().map(String::as_str))
-                        {
-                            diagnostic = diagnostic
-                                .help(format!("did you mean `{best}`?"))
-                                .maybe_fix(format!("use `{best}`"), base_name.span, best);
+                        if let Some(best) = suggest::best(&base_name.name, apis.iter().map(String::as_str)) {
+                            diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                                format!("use `{best}`"),
+                                base_name.span,
+                                best,
+                            );
                         }
                         self.report(diagnostic);
                         return Ty::Error;
@@ -127,36 +107,30 @@ impl Checker<'_> {
                 }
                 // Method syntax: `x.f(a)` is `f(x, a)`.
                 let receiver_ty = self.check_expr(cx, base, None);
-                let receiver_ty = match (&receiver_ty, optional) {
+                // `x?.f()` and `a?.b.f()`: the call is skipped when the chain met none.
+                let chained =
+                    matches!(receiver_ty, Ty::Optional(_)) && (*optional || super::expr::in_optional_chain(base));
+                let receiver_ty = match (&receiver_ty, chained) {
                     (Ty::Optional(inner), true) => (**inner).clone(),
                     _ => receiver_ty,
                 };
                 if let Ty::Record(id) = &receiver_ty
-                    && self
-                        .types
-                        .record(*id)
-                        .and_then(|record| record.field(&name.name))
-                        .is_some()
-                    {
-                        self.check_args_loosely(cx, args);
-                        self.report(
-                            Diagnostic::new(
-                                Code::NotCallable,
-                                name.span,
-                                format!("field `{}` is not a function", name.name),
-                            )
-                            .label("a field, not a function")
-                            .maybe_fix("read the field", args_span, ""),
-                        );
-                        return Ty::Error;
-                    }
-                let sig = match self
-                    .use_symbol(&name.name)
-                    .map(|index| self.symbols[index].kind.clone())
+                    && self.types.record(*id).and_then(|record| record.field(&name.name)).is_some()
                 {
-                    Some(SymbolKind::Map | SymbolKind::Fn) => {
-                        self.functions.get(&name.name).cloned()
-                    }
+                    self.check_args_loosely(cx, args);
+                    self.report(
+                        Diagnostic::new(
+                            Code::NotCallable,
+                            name.span,
+                            format!("field `{}` is not a function", name.name),
+                        )
+                        .label("a field, not a function")
+                        .maybe_fix("read the field", args_span, ""),
+                    );
+                    return Ty::Error;
+                }
+                let sig = match self.use_symbol(&name.name).map(|index| self.symbols[index].kind.clone()) {
+                    Some(SymbolKind::Map | SymbolKind::Fn) => self.functions.get(&name.name).cloned(),
                     _ => None,
                 };
                 let Some(sig) = sig else {
@@ -166,21 +140,11 @@ impl Checker<'_> {
                     }
                     return Ty::Error;
                 };
-                let result = self.apply(
-                    cx,
-                    &sig,
-                    Some((base, receiver_ty.clone())),
-                    args,
-                    args_span,
-                    whole.span,
-                );
-                if *optional { result.optional() } else { result }
+                let result = self.apply(cx, &sig, Some((base, receiver_ty.clone())), args, args_span, whole.span);
+                if chained { result.optional() } else { result }
             }
             ExprKind::Name(name) => {
-                let local_ty = cx
-                    .lookup(&name.name)
-                    .map(|local| local.ty.clone())
-                    .unwrap_or(Ty::Error);
+                let local_ty = cx.lookup(&name.name).map(|local| local.ty.clone()).unwrap_or(Ty::Error);
                 self.check_args_loosely(cx, args);
                 if !local_ty.is_error() {
                     self.report(
@@ -211,12 +175,11 @@ impl Checker<'_> {
             Some(ty) => format!("no function `{}` for `{}`", name.name, self.show(ty)),
             None => format!("unknown function `{}`", name.name),
         };
-        let mut diagnostic = Diagnostic::new(Code::UnknownFunction, name.span, message)
-            .label("no function or map of this name");
+        let mut diagnostic =
+            Diagnostic::new(Code::UnknownFunction, name.span, message).label("no function or map of this name");
         if let Some(best) = suggest::best(&name.name, candidates.iter().map(String::as_str)) {
-            diagnostic = diagnostic
-                .help(format!("did you mean `{best}`?"))
-                .maybe_fix(format!("use `{best}`"), name.span, best);
+            diagnostic =
+                diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(format!("use `{best}`"), name.span, best);
         } else {
             diagnostic = diagnostic.help("functions come from the standard library (`std/prelude` and the modules you import), `fn` and `map` declarations");
         }
@@ -282,16 +245,12 @@ impl Checker<'_> {
                         continue;
                     }
                     filled[next_positional] = true;
-                    matched.push(Matched {
-                        param: next_positional,
-                        value: &arg.value,
-                    });
+                    matched.push(Matched { param: next_positional, value: &arg.value });
                     next_positional += 1;
                 }
                 Some(name) => {
                     seen_named = true;
-                    let Some(index) = params.iter().position(|param| param.name == name.name)
-                    else {
+                    let Some(index) = params.iter().position(|param| param.name == name.name) else {
                         let mut diagnostic = Diagnostic::new(
                             Code::UnknownArgument,
                             name.span,
@@ -305,19 +264,16 @@ impl Checker<'_> {
                             .map(|(_, param)| param.name.as_str())
                             .collect();
                         if let Some(best) = suggest::best(&name.name, unfilled.iter().copied()) {
-                            diagnostic = diagnostic
-                                .help(format!("did you mean `{best}`?"))
-                                .maybe_fix(format!("use `{best}`"), name.span, best);
+                            diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                                format!("use `{best}`"),
+                                name.span,
+                                best,
+                            );
                         } else if !params.is_empty() {
-                            let names: Vec<String> = params
-                                .iter()
-                                .skip(receiver)
-                                .map(|param| format!("`{}`", param.name))
-                                .collect();
-                            diagnostic = diagnostic.note(format!(
-                                "its parameters are {}",
-                                super::decls::join_words(&names)
-                            ));
+                            let names: Vec<String> =
+                                params.iter().skip(receiver).map(|param| format!("`{}`", param.name)).collect();
+                            diagnostic =
+                                diagnostic.note(format!("its parameters are {}", super::decls::join_words(&names)));
                         }
                         self.report(diagnostic);
                         ok = false;
@@ -337,10 +293,7 @@ impl Checker<'_> {
                         continue;
                     }
                     filled[index] = true;
-                    matched.push(Matched {
-                        param: index,
-                        value: &arg.value,
-                    });
+                    matched.push(Matched { param: index, value: &arg.value });
                 }
             }
         }
@@ -351,20 +304,10 @@ impl Checker<'_> {
             .map(|(_, param)| param)
             .collect();
         if !missing.is_empty() {
-            let names: Vec<String> = missing
-                .iter()
-                .map(|param| format!("`{}`", param.name))
-                .collect();
-            let insertion = missing
-                .iter()
-                .map(|param| format!("{}: ", param.name))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let close = Span {
-                start: args_span.end.saturating_sub(1),
-                end: args_span.end.saturating_sub(1),
-                ..args_span
-            };
+            let names: Vec<String> = missing.iter().map(|param| format!("`{}`", param.name)).collect();
+            let insertion = missing.iter().map(|param| format!("{}: ", param.name)).collect::<Vec<_>>().join(", ");
+            let close =
+                Span { start: args_span.end.saturating_sub(1), end: args_span.end.saturating_sub(1), ..args_span };
             let separator = if args.is_empty() { "" } else { ", " };
             self.report(
                 Diagnostic::new(
@@ -372,20 +315,12 @@ impl Checker<'_> {
                     args_span,
                     format!(
                         "`{callee}` is missing {} {}",
-                        if names.len() == 1 {
-                            "argument"
-                        } else {
-                            "arguments"
-                        },
+                        if names.len() == 1 { "argument" } else { "arguments" },
                         super::decls::join_words(&names)
                     ),
                 )
                 .label(format!("missing {}", super::decls::join_words(&names)))
-                .maybe_fix(
-                    "add the missing arguments",
-                    close,
-                    format!("{separator}{insertion}"),
-                ),
+                .maybe_fix("add the missing arguments", close, format!("{separator}{insertion}")),
             );
             ok = false;
         }
@@ -412,10 +347,7 @@ impl Checker<'_> {
                 Diagnostic::new(
                     Code::WrongArgumentCount,
                     call_span,
-                    format!(
-                        "`{}` takes no arguments, so it cannot be called as a method",
-                        sig.name
-                    ),
+                    format!("`{}` takes no arguments, so it cannot be called as a method", sig.name),
                 )
                 .label("no parameter for the value before the dot")
                 .help(format!("call it as `{}()`", sig.name)),
@@ -423,9 +355,7 @@ impl Checker<'_> {
             self.check_args_loosely(cx, args);
             return sig.ret.clone();
         }
-        let Some(matched) =
-            self.match_args(&sig.params, receiver_count, args, args_span, &sig.name)
-        else {
+        let Some(matched) = self.match_args(&sig.params, receiver_count, args, args_span, &sig.name) else {
             return Ty::Error;
         };
         let mut bindings: Vec<Option<Ty>> = vec![None; sig.generics.len()];
@@ -434,12 +364,7 @@ impl Checker<'_> {
             let param_ty = sig.params[0].ty.clone();
             if !self.unify(cx, &param_ty, receiver_ty, &mut bindings) {
                 let expected = substitute(&param_ty, &bindings);
-                self.report_mismatch(
-                    receiver_ty,
-                    &expected,
-                    receiver_expr.span,
-                    &format!("`{}`", sig.name),
-                );
+                self.report_mismatch(receiver_ty, &expected, receiver_expr.span, &format!("`{}`", sig.name));
             } else {
                 note_bindings(&param_ty, &mut bound_by, receiver_expr.span);
             }
@@ -454,12 +379,14 @@ impl Checker<'_> {
                 (ExprKind::Lambda { params, body }, Ty::Fn(param_tys, ret)) => {
                     self.check_lambda(cx, item.value, params, body, param_tys, ret)
                 }
+                // A function or map passed by name: its signature fills in the type parameters.
+                (ExprKind::Name(name), Ty::Fn(..))
+                    if cx.peek(&name.name).is_none() && self.functions.contains_key(&name.name) =>
+                {
+                    self.check_expr(cx, item.value, Some(&expected))
+                }
                 _ => {
-                    let hint = if expected.has_vars() {
-                        None
-                    } else {
-                        Some(&expected)
-                    };
+                    let hint = if expected.has_vars() { None } else { Some(&expected) };
                     self.check_expr(cx, item.value, hint)
                 }
             };
@@ -490,11 +417,7 @@ impl Checker<'_> {
                     Diagnostic::new(
                         Code::UnsatisfiedBound,
                         span,
-                        format!(
-                            "`{}` needs `{name}: {}`, but `{name}` is `{shown}`",
-                            sig.name,
-                            bound.name()
-                        ),
+                        format!("`{}` needs `{name}: {}`, but `{name}` is `{shown}`", sig.name, bound.name()),
                     )
                     .label(format!("`{shown}` is not {}", bound.name()))
                     .note(format!("{} types are {what}", bound.name())),
@@ -541,10 +464,7 @@ impl Checker<'_> {
             self.expect_fits(cx, &body_ty, ret, body.span, "the lambda's result");
         }
         cx.pop();
-        Ty::Fn(
-            param_tys.iter().map(erase_vars).collect(),
-            Box::new(body_ty),
-        )
+        Ty::Fn(param_tys.iter().map(erase_vars).collect(), Box::new(body_ty))
     }
 
     /// Unifies a parameter type (with type variables) with an argument type.
@@ -574,10 +494,7 @@ impl Checker<'_> {
                             true
                         } else if bound.is_numeric()
                             && arg.is_numeric()
-                            && matches!(
-                                (&bound, arg),
-                                (Ty::Int, Ty::Decimal) | (Ty::Decimal, Ty::Int)
-                            )
+                            && matches!((&bound, arg), (Ty::Int, Ty::Decimal) | (Ty::Decimal, Ty::Int))
                         {
                             bindings[index] = Some(Ty::Decimal);
                             true
@@ -587,9 +504,7 @@ impl Checker<'_> {
                     }
                 }
             }
-            (Ty::Optional(inner), Ty::Optional(arg_inner)) => {
-                self.unify(cx, inner, arg_inner, bindings)
-            }
+            (Ty::Optional(inner), Ty::Optional(arg_inner)) => self.unify(cx, inner, arg_inner, bindings),
             (Ty::Optional(_), Ty::None) => true,
             (Ty::Optional(inner), _) => self.unify(cx, inner, arg, bindings),
             (Ty::List(inner), Ty::List(arg_inner)) | (Ty::Map(inner), Ty::Map(arg_inner)) => {
@@ -597,10 +512,7 @@ impl Checker<'_> {
             }
             (Ty::Fn(params, ret), Ty::Fn(arg_params, arg_ret)) => {
                 params.len() == arg_params.len()
-                    && params
-                        .iter()
-                        .zip(arg_params)
-                        .all(|(param, arg)| self.unify(cx, param, arg, bindings))
+                    && params.iter().zip(arg_params).all(|(param, arg)| self.unify(cx, param, arg, bindings))
                     && self.unify(cx, ret, arg_ret, bindings)
             }
             (_, Ty::Json) if param.has_vars() => {
@@ -643,20 +555,17 @@ impl Checker<'_> {
         match args {
             [name] | [name, _] if name.name.is_none() => {
                 if let Some(variable) = plain(self, Some(name), "variable name")
-                    && (variable.is_empty()
-                        || !variable
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_'))
-                    {
-                        self.report(
-                            Diagnostic::new(
-                                Code::InvalidSettingValue,
-                                name.value.span,
-                                format!("`{variable}` is not an environment variable name"),
-                            )
-                            .label("use letters, digits and `_`, such as \"SHOP_TOKEN\""),
-                        );
-                    }
+                    && (variable.is_empty() || !variable.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                {
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidSettingValue,
+                            name.value.span,
+                            format!("`{variable}` is not an environment variable name"),
+                        )
+                        .label("use letters, digits and `_`, such as \"SHOP_TOKEN\""),
+                    );
+                }
                 if let Some(default) = args.get(1) {
                     plain(self, Some(default), "default");
                 }
@@ -677,13 +586,7 @@ impl Checker<'_> {
     }
 
     /// `fixture("orders.json")`: test data, typed by where it goes.
-    fn check_fixture(
-        &mut self,
-        cx: &mut Cx,
-        whole: &Expr,
-        args: &[Arg],
-        expected: Option<&Ty>,
-    ) -> Ty {
+    fn check_fixture(&mut self, cx: &mut Cx, whole: &Expr, args: &[Arg], expected: Option<&Ty>) -> Ty {
         if cx.body != BodyKind::Test {
             self.test_only(whole, "fixture");
             return Ty::Error;
@@ -691,16 +594,11 @@ impl Checker<'_> {
         match args {
             [arg]
                 if arg.name.is_none()
-                    && matches!(&arg.value.kind, ExprKind::String(literal) if literal.as_plain().is_some()) =>
-                {}
+                    && matches!(&arg.value.kind, ExprKind::String(literal) if literal.as_plain().is_some()) => {}
             _ => {
                 self.report(
-                    Diagnostic::new(
-                        Code::WrongArgumentCount,
-                        whole.span,
-                        "`fixture` takes the path of a JSON file",
-                    )
-                    .label("write `fixture(\"fixtures/orders.json\")`"),
+                    Diagnostic::new(Code::WrongArgumentCount, whole.span, "`fixture` takes the path of a JSON file")
+                        .label("write `fixture(\"fixtures/orders.json\")`"),
                 );
             }
         }
@@ -727,12 +625,8 @@ impl Checker<'_> {
             [arg] if arg.name.is_none() => &arg.value,
             _ => {
                 self.report(
-                    Diagnostic::new(
-                        Code::WrongArgumentCount,
-                        whole.span,
-                        "`calls` takes one endpoint",
-                    )
-                    .label("write `calls(Api.endpoint)`"),
+                    Diagnostic::new(Code::WrongArgumentCount, whole.span, "`calls` takes one endpoint")
+                        .label("write `calls(Api.endpoint)`"),
                 );
                 return Ty::Error;
             }
@@ -758,39 +652,29 @@ impl Checker<'_> {
     pub(crate) fn endpoint_ref(&mut self, cx: &Cx, target: &Expr) -> Option<(usize, usize)> {
         let ExprKind::Field { base, name, .. } = &target.kind else {
             self.report(
-                Diagnostic::new(
-                    Code::InvalidGiven,
-                    target.span,
-                    "expected an endpoint such as `Shop.list_orders`",
-                )
-                .label("not an endpoint"),
+                Diagnostic::new(Code::InvalidGiven, target.span, "expected an endpoint such as `Shop.list_orders`")
+                    .label("not an endpoint"),
             );
             return None;
         };
         let Some(api) = self.api_named(cx, base) else {
             if let ExprKind::Name(base_name) = &base.kind {
                 let apis = self.names_where(|kind| matches!(kind, SymbolKind::Api(_)));
-                let mut diagnostic = Diagnostic::new(
-                    Code::UnknownApi,
-                    base_name.span,
-                    format!("unknown api `{}`", base_name.name),
-                )
-                .label("no api of this name");
-                if let Some(best) = suggest::best(&base_name.name, apis.iter().map(String::as_str))
-                {
-                    diagnostic = diagnostic
-                        .help(format!("did you mean `{best}`?"))
-                        .maybe_fix(format!("use `{best}`"), base_name.span, best);
+                let mut diagnostic =
+                    Diagnostic::new(Code::UnknownApi, base_name.span, format!("unknown api `{}`", base_name.name))
+                        .label("no api of this name");
+                if let Some(best) = suggest::best(&base_name.name, apis.iter().map(String::as_str)) {
+                    diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                        format!("use `{best}`"),
+                        base_name.span,
+                        best,
+                    );
                 }
                 self.report(diagnostic);
             } else {
                 self.report(
-                    Diagnostic::new(
-                        Code::InvalidGiven,
-                        target.span,
-                        "expected an endpoint such as `Shop.list_orders`",
-                    )
-                    .label("not an endpoint"),
+                    Diagnostic::new(Code::InvalidGiven, target.span, "expected an endpoint such as `Shop.list_orders`")
+                        .label("not an endpoint"),
                 );
             }
             return None;
@@ -830,10 +714,7 @@ impl Checker<'_> {
                 Diagnostic::new(
                     Code::MisplacedClause,
                     whole.span,
-                    format!(
-                        "endpoint `{}.{}` called outside a flow",
-                        self.apis[api].name, name.name
-                    ),
+                    format!("endpoint `{}.{}` called outside a flow", self.apis[api].name, name.name),
                 )
                 .label("not allowed here")
                 .note(place)
@@ -882,9 +763,7 @@ fn bind_all(param: &Ty, to: &Ty, bindings: &mut [Option<Ty>]) {
                 slot.get_or_insert_with(|| to.clone());
             }
         }
-        Ty::Optional(inner) | Ty::List(inner) | Ty::Map(inner) | Ty::Stream(inner) => {
-            bind_all(inner, to, bindings)
-        }
+        Ty::Optional(inner) | Ty::List(inner) | Ty::Map(inner) | Ty::Stream(inner) => bind_all(inner, to, bindings),
         Ty::Fn(params, ret) => {
             for param in params {
                 bind_all(param, to, bindings);
@@ -907,10 +786,7 @@ pub(crate) fn substitute(ty: &Ty, bindings: &[Option<Ty>]) -> Ty {
         Ty::Map(inner) => Ty::Map(Box::new(substitute(inner, bindings))),
         Ty::Stream(inner) => Ty::Stream(Box::new(substitute(inner, bindings))),
         Ty::Fn(params, ret) => Ty::Fn(
-            params
-                .iter()
-                .map(|param| substitute(param, bindings))
-                .collect(),
+            params.iter().map(|param| substitute(param, bindings)).collect(),
             Box::new(substitute(ret, bindings)),
         ),
         other => other.clone(),
@@ -925,10 +801,7 @@ pub(crate) fn erase_vars(ty: &Ty) -> Ty {
         Ty::List(inner) => erase_vars(inner).list(),
         Ty::Map(inner) => Ty::Map(Box::new(erase_vars(inner))),
         Ty::Stream(inner) => Ty::Stream(Box::new(erase_vars(inner))),
-        Ty::Fn(params, ret) => Ty::Fn(
-            params.iter().map(erase_vars).collect(),
-            Box::new(erase_vars(ret)),
-        ),
+        Ty::Fn(params, ret) => Ty::Fn(params.iter().map(erase_vars).collect(), Box::new(erase_vars(ret))),
         other => other.clone(),
     }
 }

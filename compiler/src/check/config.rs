@@ -48,33 +48,16 @@ pub struct Scheme {
 }
 
 const fn required(name: &'static str, kind: ArgKind) -> SchemeParam {
-    SchemeParam {
-        name,
-        kind,
-        required: true,
-    }
+    SchemeParam { name, kind, required: true }
 }
 
 const fn optional(name: &'static str, kind: ArgKind) -> SchemeParam {
-    SchemeParam {
-        name,
-        kind,
-        required: false,
-    }
+    SchemeParam { name, kind, required: false }
 }
 
 /// Names in scope in the canonical string of a webhook signature.
 const SIGNED_NAMES: &[&str] = &["body", "timestamp", "id", "path"];
-const HMAC_NAMES: &[&str] = &[
-    "method",
-    "path",
-    "query",
-    "host",
-    "timestamp",
-    "nonce",
-    "body",
-    "body_sha256",
-];
+const HMAC_NAMES: &[&str] = &["method", "path", "query", "host", "timestamp", "nonce", "body", "body_sha256"];
 
 pub const AUTH_SCHEMES: &[Scheme] = &[
     Scheme {
@@ -87,15 +70,9 @@ pub const AUTH_SCHEMES: &[Scheme] = &[
     },
     Scheme {
         name: "basic",
-        params: &[
-            required("username", ArgKind::TextOrSecret),
-            required("password", ArgKind::Secret),
-        ],
+        params: &[required("username", ArgKind::TextOrSecret), required("password", ArgKind::Secret)],
     },
-    Scheme {
-        name: "bearer",
-        params: &[required("token", ArgKind::Secret)],
-    },
+    Scheme { name: "bearer", params: &[required("token", ArgKind::Secret)] },
     Scheme {
         name: "oauth2_client_credentials",
         params: &[
@@ -148,23 +125,11 @@ pub const SIGNATURE_SCHEMES: &[Scheme] = &[
             optional("tolerance", ArgKind::Duration),
         ],
     },
-    Scheme {
-        name: "github",
-        params: &[required("secret", ArgKind::Secret)],
-    },
-    Scheme {
-        name: "stripe",
-        params: &[
-            required("secret", ArgKind::Secret),
-            optional("tolerance", ArgKind::Duration),
-        ],
-    },
+    Scheme { name: "github", params: &[required("secret", ArgKind::Secret)] },
+    Scheme { name: "stripe", params: &[required("secret", ArgKind::Secret), optional("tolerance", ArgKind::Duration)] },
     Scheme {
         name: "standard_webhooks",
-        params: &[
-            required("secrets", ArgKind::Secrets),
-            optional("tolerance", ArgKind::Duration),
-        ],
+        params: &[required("secrets", ArgKind::Secrets), optional("tolerance", ArgKind::Duration)],
     },
 ];
 
@@ -179,10 +144,7 @@ impl Checker<'_> {
             let mut diagnostic = Diagnostic::new(
                 Code::SecretNotFromEnv,
                 secret.value.span,
-                format!(
-                    "secret `{}` is not read from the environment",
-                    secret.name.name
-                ),
+                format!("secret `{}` is not read from the environment", secret.name.name),
             )
             .label("a secret's value must come from `env(\"VAR\")`")
             .help(format!(
@@ -198,10 +160,7 @@ impl Checker<'_> {
             self.report(diagnostic);
             return;
         }
-        let mut cx = Cx::new(
-            BodyKind::Config,
-            Secrets::Forbidden("another secret's declaration"),
-        );
+        let mut cx = Cx::new(BodyKind::Config, Secrets::Forbidden("another secret's declaration"));
         cx.env_allowed = true;
         self.check_expr(&mut cx, &secret.value, Some(&Ty::String));
     }
@@ -219,16 +178,17 @@ impl Checker<'_> {
             if name.name == "none" {
                 return;
             }
-            match self
-                .use_symbol(&name.name)
-                .map(|index| self.symbols[index].kind.clone())
-            {
+            match self.use_symbol(&name.name).map(|index| self.symbols[index].kind.clone()) {
                 Some(SymbolKind::Auth) => return,
                 Some(other) => {
                     self.report(
-                        Diagnostic::new(Code::InvalidAuth, name.span, format!("`{}` is a {}, not an auth scheme", name.name, other.describe()))
-                            .label("expected an auth scheme")
-                            .help("write a scheme such as `bearer(token)`, or the name of an `auth` declaration"),
+                        Diagnostic::new(
+                            Code::InvalidAuth,
+                            name.span,
+                            format!("`{}` is a {}, not an auth scheme", name.name, other.describe()),
+                        )
+                        .label("expected an auth scheme")
+                        .help("write a scheme such as `bearer(token)`, or the name of an `auth` declaration"),
                     );
                     return;
                 }
@@ -240,32 +200,19 @@ impl Checker<'_> {
                             format!("auth scheme `{}` needs its arguments", name.name),
                         )
                         .label("call it with its arguments")
-                        .maybe_fix(
-                            "add the arguments",
-                            name.span.shrink_to_end(),
-                            "(...)",
-                        ),
+                        .maybe_fix("add the arguments", name.span.shrink_to_end(), "(...)"),
                     );
                     return;
                 }
                 None => {}
             }
         }
-        self.check_scheme(
-            value,
-            AUTH_SCHEMES,
-            "auth scheme",
-            Code::UnknownAuthScheme,
-            Code::InvalidAuth,
-            true,
-        );
+        self.check_scheme(value, AUTH_SCHEMES, "auth scheme", Code::UnknownAuthScheme, Code::InvalidAuth, true);
     }
 
     /// A webhook signature scheme.
     pub(crate) fn check_signature_scheme(&mut self, value: &Expr) {
-        if matches!(&value.kind, ExprKind::None)
-            || matches!(&value.kind, ExprKind::Name(name) if name.name == "none")
-        {
+        if matches!(&value.kind, ExprKind::None) || matches!(&value.kind, ExprKind::Name(name) if name.name == "none") {
             return;
         }
         self.check_scheme(
@@ -289,62 +236,40 @@ impl Checker<'_> {
         auth: bool,
     ) -> Option<&'static str> {
         let (name, args, args_span) = match &value.kind {
-            ExprKind::Call {
-                callee,
-                args,
-                args_span,
-            } => match &callee.kind {
+            ExprKind::Call { callee, args, args_span } => match &callee.kind {
                 ExprKind::Name(name) => (name, args, *args_span),
                 _ => {
                     self.report(
-                        Diagnostic::new(
-                            unknown,
-                            callee.span,
-                            format!("expected {} {what}", article(what)),
-                        )
-                        .label(format!("not {} {what}", article(what))),
+                        Diagnostic::new(unknown, callee.span, format!("expected {} {what}", article(what)))
+                            .label(format!("not {} {what}", article(what))),
                     );
                     return None;
                 }
             },
             ExprKind::Name(name) => {
-                let mut diagnostic = Diagnostic::new(
-                    unknown,
-                    name.span,
-                    format!("unknown {what} `{}`", name.name),
-                )
-                .label(format!("not {} {what}", article(what)));
-                let mut candidates: Vec<String> =
-                    table.iter().map(|scheme| scheme.name.to_owned()).collect();
+                let mut diagnostic = Diagnostic::new(unknown, name.span, format!("unknown {what} `{}`", name.name))
+                    .label(format!("not {} {what}", article(what)));
+                let mut candidates: Vec<String> = table.iter().map(|scheme| scheme.name.to_owned()).collect();
                 if auth {
                     candidates.extend(self.names_where(|kind| matches!(kind, SymbolKind::Auth)));
                 }
                 candidates.push("none".to_owned());
-                if let Some(best) = suggest::best(&name.name, candidates.iter().map(String::as_str))
-                {
-                    diagnostic = diagnostic
-                        .help(format!("did you mean `{best}`?"))
-                        .maybe_fix(format!("use `{best}`"), name.span, best);
+                if let Some(best) = suggest::best(&name.name, candidates.iter().map(String::as_str)) {
+                    diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                        format!("use `{best}`"),
+                        name.span,
+                        best,
+                    );
                 }
                 self.report(diagnostic);
                 return None;
             }
             _ => {
-                let names: Vec<String> = table
-                    .iter()
-                    .map(|scheme| format!("`{}`", scheme.name))
-                    .collect();
+                let names: Vec<String> = table.iter().map(|scheme| format!("`{}`", scheme.name)).collect();
                 self.report(
-                    Diagnostic::new(
-                        unknown,
-                        value.span,
-                        format!("expected {} {what}", article(what)),
-                    )
-                    .label(format!("not {} {what}", article(what)))
-                    .help(format!(
-                        "the {what}s are {}",
-                        super::decls::join_words(&names)
-                    )),
+                    Diagnostic::new(unknown, value.span, format!("expected {} {what}", article(what)))
+                        .label(format!("not {} {what}", article(what)))
+                        .help(format!("the {what}s are {}", super::decls::join_words(&names))),
                 );
                 return None;
             }
@@ -353,17 +278,12 @@ impl Checker<'_> {
             let mut cx = Cx::new(BodyKind::Config, Secrets::Allowed);
             cx.env_allowed = true;
             for arg in args {
-                if !matches!(arg.value.kind, ExprKind::Name(ref word) if self.symbol(&word.name).is_none())
-                {
+                if !matches!(arg.value.kind, ExprKind::Name(ref word) if self.symbol(&word.name).is_none()) {
                     self.check_expr(&mut cx, &arg.value, None);
                 }
             }
-            let mut diagnostic = Diagnostic::new(
-                unknown,
-                name.span,
-                format!("unknown {what} `{}`", name.name),
-            )
-            .label(format!("not {} {what}", article(what)));
+            let mut diagnostic = Diagnostic::new(unknown, name.span, format!("unknown {what} `{}`", name.name))
+                .label(format!("not {} {what}", article(what)));
             if !auth && AUTH_SCHEMES.iter().any(|scheme| scheme.name == name.name) {
                 diagnostic = diagnostic.note(format!(
                     "`{}` authenticates requests integ sends; a webhook proves who sent it by signing the body",
@@ -371,18 +291,14 @@ impl Checker<'_> {
                 ));
             }
             if let Some(best) = suggest::best(&name.name, table.iter().map(|scheme| scheme.name)) {
-                diagnostic = diagnostic
-                    .help(format!("did you mean `{best}`?"))
-                    .maybe_fix(format!("use `{best}`"), name.span, best);
+                diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                    format!("use `{best}`"),
+                    name.span,
+                    best,
+                );
             } else {
-                let names: Vec<String> = table
-                    .iter()
-                    .map(|scheme| format!("`{}`", scheme.name))
-                    .collect();
-                diagnostic = diagnostic.help(format!(
-                    "the {what}s are {}",
-                    super::decls::join_words(&names)
-                ));
+                let names: Vec<String> = table.iter().map(|scheme| format!("`{}`", scheme.name)).collect();
+                diagnostic = diagnostic.help(format!("the {what}s are {}", super::decls::join_words(&names)));
             }
             self.report(diagnostic);
             return None;
@@ -391,11 +307,7 @@ impl Checker<'_> {
         let mut positional = 0;
         for arg in args {
             let param = match &arg.name {
-                Some(arg_name) => match scheme
-                    .params
-                    .iter()
-                    .find(|param| param.name == arg_name.name)
-                {
+                Some(arg_name) => match scheme.params.iter().find(|param| param.name == arg_name.name) {
                     Some(param) => param,
                     None => {
                         let mut diagnostic = Diagnostic::new(
@@ -404,23 +316,18 @@ impl Checker<'_> {
                             format!("`{}` has no parameter `{}`", scheme.name, arg_name.name),
                         )
                         .label("unknown parameter");
-                        if let Some(best) = suggest::best(
-                            &arg_name.name,
-                            scheme.params.iter().map(|param| param.name),
-                        ) {
-                            diagnostic = diagnostic
-                                .help(format!("did you mean `{best}`?"))
-                                .maybe_fix(format!("use `{best}`"), arg_name.span, best);
+                        if let Some(best) = suggest::best(&arg_name.name, scheme.params.iter().map(|param| param.name))
+                        {
+                            diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                                format!("use `{best}`"),
+                                arg_name.span,
+                                best,
+                            );
                         } else {
-                            let names: Vec<String> = scheme
-                                .params
-                                .iter()
-                                .map(|param| format!("`{}`", param.name))
-                                .collect();
-                            diagnostic = diagnostic.note(format!(
-                                "its parameters are {}",
-                                super::decls::join_words(&names)
-                            ));
+                            let names: Vec<String> =
+                                scheme.params.iter().map(|param| format!("`{}`", param.name)).collect();
+                            diagnostic =
+                                diagnostic.note(format!("its parameters are {}", super::decls::join_words(&names)));
                         }
                         self.report(diagnostic);
                         continue;
@@ -444,18 +351,11 @@ impl Checker<'_> {
                     }
                 },
             };
-            if given
-                .iter()
-                .any(|(existing, _)| existing.name == param.name)
-            {
+            if given.iter().any(|(existing, _)| existing.name == param.name) {
                 self.report(
-                    Diagnostic::new(
-                        Code::DuplicateMember,
-                        arg.span,
-                        format!("`{}` is given twice", param.name),
-                    )
-                    .label("already given")
-                    .fix("remove it", arg.span, ""),
+                    Diagnostic::new(Code::DuplicateMember, arg.span, format!("`{}` is given twice", param.name))
+                        .label("already given")
+                        .fix("remove it", arg.span, ""),
                 );
                 continue;
             }
@@ -465,12 +365,7 @@ impl Checker<'_> {
         let missing: Vec<String> = scheme
             .params
             .iter()
-            .filter(|param| {
-                param.required
-                    && !given
-                        .iter()
-                        .any(|(existing, _)| existing.name == param.name)
-            })
+            .filter(|param| param.required && !given.iter().any(|(existing, _)| existing.name == param.name))
             .map(|param| format!("`{}`", param.name))
             .collect();
         if !missing.is_empty() {
@@ -478,11 +373,7 @@ impl Checker<'_> {
                 Diagnostic::new(
                     Code::WrongArgumentCount,
                     args_span,
-                    format!(
-                        "`{}` is missing {}",
-                        scheme.name,
-                        super::decls::join_words(&missing)
-                    ),
+                    format!("`{}` is missing {}", scheme.name, super::decls::join_words(&missing)),
                 )
                 .label(format!("missing {}", super::decls::join_words(&missing))),
             );
@@ -505,13 +396,7 @@ impl Checker<'_> {
         Some(scheme.name)
     }
 
-    fn check_scheme_arg(
-        &mut self,
-        scheme: &Scheme,
-        param: &SchemeParam,
-        value: &Expr,
-        invalid: Code,
-    ) {
+    fn check_scheme_arg(&mut self, scheme: &Scheme, param: &SchemeParam, value: &Expr, invalid: Code) {
         let mut cx = Cx::new(BodyKind::Config, Secrets::Allowed);
         cx.env_allowed = true;
         match param.kind {
@@ -523,36 +408,26 @@ impl Checker<'_> {
                 match written {
                     Some(name) if words.contains(&name.name.as_str()) => {}
                     _ => {
-                        let shown: Vec<String> =
-                            words.iter().map(|word| format!("`{word}`")).collect();
+                        let shown: Vec<String> = words.iter().map(|word| format!("`{word}`")).collect();
                         let mut diagnostic = Diagnostic::new(
                             invalid,
                             value.span,
                             format!("invalid `{}` for `{}`", param.name, scheme.name),
                         )
-                        .label(format!(
-                            "expected {}",
-                            super::decls::join_words(&shown).replace(" and ", " or ")
-                        ));
+                        .label(format!("expected {}", super::decls::join_words(&shown).replace(" and ", " or ")));
                         if let Some(name) = written
-                            && let Some(best) = suggest::best(&name.name, words.iter().copied()) {
-                                diagnostic =
-                                    diagnostic.maybe_fix(format!("use `{best}`"), name.span, best);
-                            }
+                            && let Some(best) = suggest::best(&name.name, words.iter().copied())
+                        {
+                            diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), name.span, best);
+                        }
                         self.report(diagnostic);
                     }
                 }
             }
             ArgKind::Template(names) => {
-                let mut template_cx =
-                    Cx::new(BodyKind::Config, Secrets::Forbidden("a signing template"));
+                let mut template_cx = Cx::new(BodyKind::Config, Secrets::Forbidden("a signing template"));
                 for name in names {
-                    template_cx.declare(
-                        name,
-                        Ty::String,
-                        value.span,
-                        super::scope::LocalKind::Implicit,
-                    );
+                    template_cx.declare(name, Ty::String, value.span, super::scope::LocalKind::Implicit);
                 }
                 match &value.kind {
                     ExprKind::String(_) => {
@@ -566,34 +441,39 @@ impl Checker<'_> {
             }
             ArgKind::Secret | ArgKind::TextOrSecret | ArgKind::Text | ArgKind::Url => {
                 if param.kind == ArgKind::Secret
-                    && let ExprKind::String(literal) = &value.kind {
-                        // An empty password (an api key sent as the user name) reveals nothing.
-                        let empty = literal.parts.is_empty();
-                        if !empty
-                            && literal
-                                .parts
-                                .iter()
-                                .all(|part| matches!(part, ast::StringPart::Text(..)))
-                        {
-                            self.report(
-                                Diagnostic::new(invalid, value.span, format!("`{}` of `{}` is written in the source", param.name, scheme.name))
-                                    .label("a credential as a literal")
-                                    .note("a credential written in the source ends up in version control and CI logs")
-                                    .help(format!("declare `secret {} = env(\"...\")` and pass its name", param.name)),
-                            );
-                            return;
-                        }
+                    && let ExprKind::String(literal) = &value.kind
+                {
+                    // An empty password (an api key sent as the user name) reveals nothing.
+                    let empty = literal.parts.is_empty();
+                    if !empty && literal.parts.iter().all(|part| matches!(part, ast::StringPart::Text(..))) {
+                        self.report(
+                            Diagnostic::new(
+                                invalid,
+                                value.span,
+                                format!("`{}` of `{}` is written in the source", param.name, scheme.name),
+                            )
+                            .label("a credential as a literal")
+                            .note("a credential written in the source ends up in version control and CI logs")
+                            .help(format!("declare `secret {} = env(\"...\")` and pass its name", param.name)),
+                        );
+                        return;
                     }
+                }
                 let ty = self.check_expr(&mut cx, value, Some(&Ty::String));
                 match (param.kind, &ty) {
                     (_, Ty::Error) => {}
                     (ArgKind::Secret, Ty::Secret) => {}
                     (ArgKind::Secret, Ty::String) if is_env_call(value) => {}
-                    (ArgKind::Secret, Ty::String) if matches!(&value.kind, ExprKind::String(literal) if literal.parts.is_empty()) => {}
+                    (ArgKind::Secret, Ty::String) if matches!(&value.kind, ExprKind::String(literal) if literal.parts.is_empty()) =>
+                        {}
                     (ArgKind::Secret, _) => self.report(
-                        Diagnostic::new(invalid, value.span, format!("`{}` of `{}` must be a secret", param.name, scheme.name))
-                            .label(format!("this is `{}`, not a secret", self.show(&ty)))
-                            .help("declare it with `secret name = env(\"VAR\")` and pass the secret's name"),
+                        Diagnostic::new(
+                            invalid,
+                            value.span,
+                            format!("`{}` of `{}` must be a secret", param.name, scheme.name),
+                        )
+                        .label(format!("this is `{}`, not a secret", self.show(&ty)))
+                        .help("declare it with `secret name = env(\"VAR\")` and pass the secret's name"),
                     ),
                     (ArgKind::TextOrSecret, Ty::Secret | Ty::String) => {}
                     (ArgKind::Text | ArgKind::Url, Ty::String) => {
@@ -602,9 +482,13 @@ impl Checker<'_> {
                         }
                     }
                     (ArgKind::Text | ArgKind::Url, Ty::Secret) => self.report(
-                        Diagnostic::new(invalid, value.span, format!("`{}` of `{}` is not secret", param.name, scheme.name))
-                            .label("a secret here would be sent or logged in the clear")
-                            .help("pass plain text"),
+                        Diagnostic::new(
+                            invalid,
+                            value.span,
+                            format!("`{}` of `{}` is not secret", param.name, scheme.name),
+                        )
+                        .label("a secret here would be sent or logged in the clear")
+                        .help("pass plain text"),
                     ),
                     _ => self.report_mismatch(&ty, &Ty::String, value.span, &format!("`{}`", param.name)),
                 }
@@ -612,23 +496,15 @@ impl Checker<'_> {
             ArgKind::Secrets => {
                 let ExprKind::List(items) = &value.kind else {
                     self.report(
-                        Diagnostic::new(
-                            invalid,
-                            value.span,
-                            format!("`{}` is a list of secrets", param.name),
-                        )
-                        .label("expected `[secret_a, secret_b]`"),
+                        Diagnostic::new(invalid, value.span, format!("`{}` is a list of secrets", param.name))
+                            .label("expected `[secret_a, secret_b]`"),
                     );
                     return;
                 };
                 if items.is_empty() {
                     self.report(
-                        Diagnostic::new(
-                            invalid,
-                            value.span,
-                            format!("`{}` needs at least one secret", param.name),
-                        )
-                        .label("empty list"),
+                        Diagnostic::new(invalid, value.span, format!("`{}` needs at least one secret", param.name))
+                            .label("empty list"),
                     );
                 }
                 for item in items {
@@ -643,21 +519,11 @@ impl Checker<'_> {
             }
             ArgKind::TextList => {
                 let ty = self.check_expr(&mut cx, value, Some(&Ty::String.list()));
-                self.expect_assignable(
-                    &ty,
-                    &Ty::String.list(),
-                    value.span,
-                    &format!("`{}`", param.name),
-                );
+                self.expect_assignable(&ty, &Ty::String.list(), value.span, &format!("`{}`", param.name));
             }
             ArgKind::Duration => {
                 let ty = self.check_expr(&mut cx, value, Some(&Ty::Duration));
-                self.expect_assignable(
-                    &ty,
-                    &Ty::Duration,
-                    value.span,
-                    &format!("`{}`", param.name),
-                );
+                self.expect_assignable(&ty, &Ty::Duration, value.span, &format!("`{}`", param.name));
             }
         }
     }
@@ -666,28 +532,18 @@ impl Checker<'_> {
     pub(crate) fn check_url_expr(&mut self, value: &Expr, what: &str) {
         let literal = match &value.kind {
             ExprKind::String(literal) => literal.as_plain().map(|text| (text, value.span)),
-            ExprKind::Call { args, .. } if is_env_call(value) => {
-                args.get(1).and_then(|arg| match &arg.value.kind {
-                    ExprKind::String(literal) => {
-                        literal.as_plain().map(|text| (text, arg.value.span))
-                    }
-                    _ => None,
-                })
-            }
+            ExprKind::Call { args, .. } if is_env_call(value) => args.get(1).and_then(|arg| match &arg.value.kind {
+                ExprKind::String(literal) => literal.as_plain().map(|text| (text, arg.value.span)),
+                _ => None,
+            }),
             _ => None,
         };
         let Some((text, span)) = literal else { return };
         if let Err(problem) = validate_url(&text) {
             self.report(
-                Diagnostic::new(
-                    Code::InvalidUrl,
-                    span,
-                    format!("invalid URL for {what}: {problem}"),
-                )
-                .label("not a usable URL")
-                .help(
-                    "write an absolute http or https URL, such as \"https://api.example.com/v1\"",
-                ),
+                Diagnostic::new(Code::InvalidUrl, span, format!("invalid URL for {what}: {problem}"))
+                    .label("not a usable URL")
+                    .help("write an absolute http or https URL, such as \"https://api.example.com/v1\""),
             );
         }
     }
@@ -701,10 +557,7 @@ pub(crate) fn is_env_call(value: &Expr) -> bool {
 pub(crate) fn validate_url(text: &str) -> Result<(), String> {
     let parsed = url::Url::parse(text).map_err(|error| error.to_string())?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!(
-            "the scheme is `{}`; use http or https",
-            parsed.scheme()
-        ));
+        return Err(format!("the scheme is `{}`; use http or https", parsed.scheme()));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err("there is no host".to_owned());
@@ -723,11 +576,7 @@ pub(crate) fn validate_url(text: &str) -> Result<(), String> {
 
 /// "a" or "an" for the word `what` starts with.
 fn article(what: &str) -> &'static str {
-    if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    }
+    if what.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
 }
 
 #[cfg(test)]

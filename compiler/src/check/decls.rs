@@ -16,6 +16,8 @@ use crate::syntax::ast::{self, Attribute, ExprKind, MapItem};
 /// The `@format` values a field may carry, by type.
 const DATETIME_FORMATS: &[&str] = &["rfc3339", "unix", "unix_ms", "rfc2822"];
 const DURATION_FORMATS: &[&str] = &["iso8601", "seconds", "milliseconds"];
+/// Numbers sent as JSON strings (`"12.50"`).
+const NUMBER_FORMATS: &[&str] = &["string"];
 
 impl Checker<'_> {
     pub(crate) fn resolve_record(&mut self, decl: &ast::TypeDecl) {
@@ -27,10 +29,7 @@ impl Checker<'_> {
             let ty = self.resolve_type(&field.ty, &[]);
             self.require_data_type(&ty, field.ty.span, "a record field");
             let (wire, format) = self.field_attributes(&field.attributes, &ty, &field.name);
-            let repeated_name = self
-                .types
-                .record(id)
-                .is_some_and(|record| record.field(&field.name.name).is_some());
+            let repeated_name = self.types.record(id).is_some_and(|record| record.field(&field.name.name).is_some());
             if repeated_name {
                 // Reported below as a duplicate field.
             } else if let Some(previous) = wires.get(&wire) {
@@ -39,10 +38,7 @@ impl Checker<'_> {
                     Diagnostic::new(
                         Code::DuplicateMember,
                         field.name.span,
-                        format!(
-                            "two fields of `{}` read the wire name `{wire}`",
-                            decl.name.name
-                        ),
+                        format!("two fields of `{}` read the wire name `{wire}`", decl.name.name),
                     )
                     .label("this field's wire name is taken")
                     .secondary(previous, "already read by this field")
@@ -63,19 +59,12 @@ impl Checker<'_> {
                 return;
             };
             if let Err(existing) = record.push(definition) {
-                let first = record
-                    .fields
-                    .get(existing)
-                    .map(|field| field.span)
-                    .unwrap_or_default();
+                let first = record.fields.get(existing).map(|field| field.span).unwrap_or_default();
                 self.report(
                     Diagnostic::new(
                         Code::DuplicateMember,
                         field.name.span,
-                        format!(
-                            "field `{}` is declared twice in `{}`",
-                            field.name.name, decl.name.name
-                        ),
+                        format!("field `{}` is declared twice in `{}`", field.name.name, decl.name.name),
                     )
                     .label("declared again here")
                     .secondary(first, "first declared here")
@@ -86,21 +75,14 @@ impl Checker<'_> {
     }
 
     /// `@wire("name")` and `@format(unix)`: the wire name and format of a field.
-    fn field_attributes(
-        &mut self,
-        attributes: &[Attribute],
-        ty: &Ty,
-        field: &ast::Ident,
-    ) -> (String, Option<String>) {
+    fn field_attributes(&mut self, attributes: &[Attribute], ty: &Ty, field: &ast::Ident) -> (String, Option<String>) {
         let mut wire = field.name.clone();
         let mut format = None;
         for attribute in attributes {
             match attribute.name.name.as_str() {
                 "wire" => match attribute.args.as_slice() {
                     [arg] if arg.name.is_none() => match &arg.value.kind {
-                        ExprKind::String(literal)
-                            if literal.as_plain().is_some_and(|text| !text.is_empty()) =>
-                        {
+                        ExprKind::String(literal) if literal.as_plain().is_some_and(|text| !text.is_empty()) => {
                             wire = literal.as_plain().unwrap_or_default();
                         }
                         _ => self.report(
@@ -113,26 +95,21 @@ impl Checker<'_> {
                         ),
                     },
                     _ => self.report(
-                        Diagnostic::new(
-                            Code::WrongArgumentCount,
-                            attribute.span,
-                            "`@wire` takes exactly one string",
-                        )
-                        .label("write `@wire(\"wireName\")`"),
+                        Diagnostic::new(Code::WrongArgumentCount, attribute.span, "`@wire` takes exactly one string")
+                            .label("write `@wire(\"wireName\")`"),
                     ),
                 },
                 "format" => {
                     let allowed: &[&str] = match ty.unwrap_optional() {
                         Ty::DateTime => DATETIME_FORMATS,
                         Ty::Duration => DURATION_FORMATS,
+                        Ty::Int | Ty::Float | Ty::Decimal => NUMBER_FORMATS,
                         _ => &[],
                     };
                     let written = match attribute.args.as_slice() {
                         [arg] if arg.name.is_none() => match &arg.value.kind {
                             ExprKind::Name(name) => Some((name.name.clone(), name.span)),
-                            ExprKind::String(literal) => {
-                                literal.as_plain().map(|text| (text, arg.value.span))
-                            }
+                            ExprKind::String(literal) => literal.as_plain().map(|text| (text, arg.value.span)),
                             _ => None,
                         },
                         _ => None,
@@ -144,16 +121,10 @@ impl Checker<'_> {
                                 Diagnostic::new(
                                     Code::InvalidSettingValue,
                                     attribute.span,
-                                    format!(
-                                        "`@format` does not apply to a field of type `{shown}`"
-                                    ),
+                                    format!("`@format` does not apply to a field of type `{shown}`"),
                                 )
-                                .label("only DateTime and Duration fields have wire formats")
-                                .fix(
-                                    "remove the attribute",
-                                    attribute.span,
-                                    "",
-                                ),
+                                .label("only DateTime, Duration and number fields have wire formats")
+                                .fix("remove the attribute", attribute.span, ""),
                             );
                         }
                         Some((value, span)) if allowed.contains(&value.as_str()) => {
@@ -161,15 +132,11 @@ impl Checker<'_> {
                             format = Some(value);
                         }
                         Some((value, span)) => {
-                            let mut diagnostic = Diagnostic::new(
-                                Code::InvalidSettingValue,
-                                span,
-                                format!("unknown format `{value}`"),
-                            )
-                            .label(format!("expected one of {}", allowed.join(", ")));
+                            let mut diagnostic =
+                                Diagnostic::new(Code::InvalidSettingValue, span, format!("unknown format `{value}`"))
+                                    .label(format!("expected one of {}", allowed.join(", ")));
                             if let Some(best) = suggest::best(&value, allowed.iter().copied()) {
-                                diagnostic =
-                                    diagnostic.maybe_fix(format!("use `{best}`"), span, best);
+                                diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), span, best);
                             }
                             self.report(diagnostic);
                         }
@@ -191,11 +158,7 @@ impl Checker<'_> {
                     )
                     .label("fields take `@wire(...)` and `@format(...)`");
                     if let Some(best) = suggest::best(other, ["wire", "format"]) {
-                        diagnostic = diagnostic.maybe_fix(
-                            format!("use `@{best}`"),
-                            attribute.name.span,
-                            best,
-                        );
+                        diagnostic = diagnostic.maybe_fix(format!("use `@{best}`"), attribute.name.span, best);
                     }
                     self.report(diagnostic);
                 }
@@ -209,9 +172,32 @@ impl Checker<'_> {
             return;
         };
         let mut variants: Vec<VariantDef> = Vec::new();
+        let mut catch_all: Option<Span> = None;
         for variant in &decl.variants {
             let mut wire = variant.name.name.clone();
             for attribute in &variant.attributes {
+                if attribute.name.name == "other" {
+                    if !attribute.args.is_empty() {
+                        self.report(
+                            Diagnostic::new(Code::WrongArgumentCount, attribute.span, "`@other` takes no arguments")
+                                .label("write `@other`"),
+                        );
+                    }
+                    match catch_all {
+                        Some(first) => self.report(
+                            Diagnostic::new(
+                                Code::DuplicateMember,
+                                attribute.span,
+                                format!("`{}` has two `@other` variants", decl.name.name),
+                            )
+                            .label("a second catch-all")
+                            .secondary(first, "the first one")
+                            .help("unknown wire values can go to one variant only"),
+                        ),
+                        None => catch_all = Some(attribute.span),
+                    }
+                    continue;
+                }
                 if attribute.name.name == "wire" {
                     match attribute.args.as_slice() {
                         [arg] => match &arg.value.kind {
@@ -237,29 +223,25 @@ impl Checker<'_> {
                         ),
                     }
                 } else {
-                    self.report(
-                        Diagnostic::new(
-                            Code::UnknownSetting,
-                            attribute.name.span,
-                            format!("unknown attribute `@{}`", attribute.name.name),
-                        )
-                        .label("variants take `@wire(...)` only"),
-                    );
+                    let mut diagnostic = Diagnostic::new(
+                        Code::UnknownSetting,
+                        attribute.name.span,
+                        format!("unknown attribute `@{}`", attribute.name.name),
+                    )
+                    .label("variants take `@wire(...)` and `@other`");
+                    if let Some(best) = suggest::best(&attribute.name.name, ["wire", "other"]) {
+                        diagnostic = diagnostic.maybe_fix(format!("use `@{best}`"), attribute.name.span, best);
+                    }
+                    self.report(diagnostic);
                 }
             }
-            if let Some(first) = variants
-                .iter()
-                .find(|existing| existing.name == variant.name.name)
-            {
+            if let Some(first) = variants.iter().find(|existing| existing.name == variant.name.name) {
                 let first = first.span;
                 self.report(
                     Diagnostic::new(
                         Code::DuplicateMember,
                         variant.name.span,
-                        format!(
-                            "variant `{}` is declared twice in `{}`",
-                            variant.name.name, decl.name.name
-                        ),
+                        format!("variant `{}` is declared twice in `{}`", variant.name.name, decl.name.name),
                     )
                     .label("declared again here")
                     .secondary(first, "first declared here")
@@ -273,10 +255,7 @@ impl Checker<'_> {
                     Diagnostic::new(
                         Code::DuplicateMember,
                         variant.name.span,
-                        format!(
-                            "two variants of `{}` have the wire value \"{wire}\"",
-                            decl.name.name
-                        ),
+                        format!("two variants of `{}` have the wire value \"{wire}\"", decl.name.name),
                     )
                     .label("same wire value")
                     .secondary(first, "as this one"),
@@ -320,15 +299,11 @@ impl Checker<'_> {
             let bound = generic.bound.as_ref().and_then(|bound| {
                 let parsed = Bound::parse(&bound.name);
                 if parsed.is_none() {
-                    let mut diagnostic = Diagnostic::new(
-                        Code::UnknownType,
-                        bound.span,
-                        format!("unknown bound `{}`", bound.name),
-                    )
-                    .label("bounds are `Comparable` and `Numeric`");
+                    let mut diagnostic =
+                        Diagnostic::new(Code::UnknownType, bound.span, format!("unknown bound `{}`", bound.name))
+                            .label("bounds are `Comparable` and `Numeric`");
                     if let Some(best) = suggest::best(&bound.name, ["Comparable", "Numeric"]) {
-                        diagnostic =
-                            diagnostic.maybe_fix(format!("use `{best}`"), bound.span, best);
+                        diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), bound.span, best);
                     }
                     self.report(diagnostic);
                 }
@@ -361,10 +336,7 @@ impl Checker<'_> {
             if !allow_fn {
                 self.require_data_type(&ty, param.ty.span, "a parameter here");
             }
-            if let Some(first) = resolved
-                .iter()
-                .find(|existing| existing.name == param.name.name)
-            {
+            if let Some(first) = resolved.iter().find(|existing| existing.name == param.name.name) {
                 let first = first.span;
                 self.report(
                     Diagnostic::new(
@@ -391,6 +363,19 @@ impl Checker<'_> {
         if self.symbol_kind_here(&function.name) != Some(SymbolKind::Fn) {
             return;
         }
+        if !function.native && !function.generics.is_empty() {
+            let first = function.generics[0].name.span;
+            let last = function.generics[function.generics.len() - 1].name.span;
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidType,
+                    first.to(last),
+                    format!("function `{}` declares type parameters", function.name.name),
+                )
+                .label("only native functions of the standard library are generic")
+                .help("write the concrete types this function works on"),
+            );
+        }
         let generics = self.generics(&function.generics);
         let params = self.params(&function.params, &generics, true);
         let ret = self.resolve_type(&function.returns, &generics);
@@ -402,11 +387,7 @@ impl Checker<'_> {
                     format!("function `{}` has no body", function.name.name),
                 )
                 .label("expected `= expression` after the return type")
-                .fix(
-                    "add a body",
-                    function.returns.span.shrink_to_end(),
-                    " = todo",
-                ),
+                .fix("add a body", function.returns.span.shrink_to_end(), " = todo"),
             );
         }
         if function.native && function.body.is_some() {
@@ -460,19 +441,10 @@ impl Checker<'_> {
         }
         let mut cx = Cx::new(BodyKind::Pure, Secrets::Forbidden("a function"));
         for (param, written) in sig.params.iter().zip(&function.params) {
-            cx.declare(
-                &param.name,
-                param.ty.clone(),
-                written.name.span,
-                LocalKind::Param,
-            );
+            cx.declare(&param.name, param.ty.clone(), written.name.span, LocalKind::Param);
         }
         self.check_param_defaults(&mut cx, &function.params, &sig.params);
-        let expected = if sig.ret.has_vars() {
-            None
-        } else {
-            Some(sig.ret.clone())
-        };
+        let expected = if sig.ret.has_vars() { None } else { Some(sig.ret.clone()) };
         let actual = self.check_expr(&mut cx, body, expected.as_ref());
         if let Some(expected) = expected {
             self.expect_assignable(&actual, &expected, body.span, "the function's body");
@@ -481,19 +453,10 @@ impl Checker<'_> {
         self.report_unused_locals(unused);
     }
 
-    pub(crate) fn check_param_defaults(
-        &mut self,
-        cx: &mut Cx,
-        written: &[ast::Param],
-        sigs: &[ParamSig],
-    ) {
+    pub(crate) fn check_param_defaults(&mut self, cx: &mut Cx, written: &[ast::Param], sigs: &[ParamSig]) {
         for (param, sig) in written.iter().zip(sigs) {
             if let Some(default) = &param.default {
-                let expected = if sig.ty.has_vars() {
-                    None
-                } else {
-                    Some(sig.ty.clone())
-                };
+                let expected = if sig.ty.has_vars() { None } else { Some(sig.ty.clone()) };
                 let actual = self.check_expr(cx, default, expected.as_ref());
                 if let Some(expected) = expected {
                     self.expect_assignable(&actual, &expected, default.span, "the default value");
@@ -511,12 +474,7 @@ impl Checker<'_> {
         }
         let mut cx = Cx::new(BodyKind::Pure, Secrets::Forbidden("a map"));
         for (param, written) in sig.params.iter().zip(&map.params) {
-            cx.declare(
-                &param.name,
-                param.ty.clone(),
-                written.name.span,
-                LocalKind::Param,
-            );
+            cx.declare(&param.name, param.ty.clone(), written.name.span, LocalKind::Param);
         }
         self.check_param_defaults(&mut cx, &map.params, &sig.params);
         let record_id = match &sig.ret {
@@ -528,10 +486,7 @@ impl Checker<'_> {
                     Diagnostic::new(
                         Code::MapTargetNotRecord,
                         map.target.span,
-                        format!(
-                            "map `{}` targets `{shown}`, which is not a record",
-                            map.name.name
-                        ),
+                        format!("map `{}` targets `{shown}`, which is not a record", map.name.name),
                     )
                     .label("a map builds a record field by field")
                     .help(format!(
@@ -542,21 +497,27 @@ impl Checker<'_> {
                 None
             }
         };
-        let mut fields: Vec<(&ast::Ident, &ast::Expr, Span)> = Vec::new();
-        for item in &map.items {
-            match item {
-                MapItem::Let(statement) => self.check_let(&mut cx, statement),
-                MapItem::Field(field) => fields.push((&field.name, &field.value, field.span)),
-            }
-        }
+        let items: Vec<RecordItem<'_>> = map
+            .items
+            .iter()
+            .map(|item| match item {
+                MapItem::Let(statement) => RecordItem::Let(statement),
+                MapItem::Field(field) => RecordItem::Field(&field.name, &field.value, field.span),
+            })
+            .collect();
         match record_id {
             Some(id) => {
                 let target_name = map.target.span;
-                self.check_record_fields(&mut cx, id, &fields, map.body_span, target_name, "map");
+                self.check_record_fields(&mut cx, id, &items, map.body_span, target_name, "map");
             }
             None => {
-                for (_, value, _) in fields {
-                    self.check_expr(&mut cx, value, None);
+                for item in &items {
+                    match item {
+                        RecordItem::Let(statement) => self.check_let(&mut cx, statement),
+                        RecordItem::Field(_, value, _) => {
+                            self.check_expr(&mut cx, value, None);
+                        }
+                    }
                 }
             }
         }
@@ -570,7 +531,7 @@ impl Checker<'_> {
         &mut self,
         cx: &mut Cx,
         id: super::types::RecordId,
-        fields: &[(&ast::Ident, &ast::Expr, Span)],
+        items: &[RecordItem<'_>],
         body_span: Span,
         target_span: Span,
         what: &str,
@@ -579,7 +540,22 @@ impl Checker<'_> {
             return;
         };
         let mut set: HashMap<&str, Span> = HashMap::new();
-        for (name, value, item_span) in fields {
+        let fields: Vec<(&ast::Ident, &ast::Expr, Span)> = items
+            .iter()
+            .filter_map(|item| match item {
+                RecordItem::Field(name, value, span) => Some((*name, *value, *span)),
+                RecordItem::Let(_) => None,
+            })
+            .collect();
+        for item in items {
+            let (name, value, item_span) = match item {
+                RecordItem::Let(statement) => {
+                    // In source order: a field sees the `let`s above it, not those below.
+                    self.check_let(cx, statement);
+                    continue;
+                }
+                RecordItem::Field(name, value, span) => (*name, *value, span),
+            };
             let Some(field) = record.field(&name.name) else {
                 let mut diagnostic = Diagnostic::new(
                     Code::UnknownTargetField,
@@ -593,21 +569,19 @@ impl Checker<'_> {
                     .iter()
                     .map(|field| field.name.as_str())
                     .filter(|field| {
-                        !set.contains_key(field)
-                            && !fields.iter().any(|(other, _, _)| other.name == *field)
+                        !set.contains_key(field) && !fields.iter().any(|(other, _, _)| other.name == *field)
                     })
                     .collect();
-                if let Some(best) = suggest::best(&name.name, unset.iter().copied()).or_else(|| {
-                    suggest::best(&name.name, record.fields.iter().map(|f| f.name.as_str()))
-                }) {
-                    diagnostic = diagnostic
-                        .help(format!("did you mean `{best}`?"))
-                        .maybe_fix(format!("set `{best}`"), name.span, best);
+                if let Some(best) = suggest::best(&name.name, unset.iter().copied())
+                    .or_else(|| suggest::best(&name.name, record.fields.iter().map(|f| f.name.as_str())))
+                {
+                    diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                        format!("set `{best}`"),
+                        name.span,
+                        best,
+                    );
                 } else {
-                    diagnostic = diagnostic.help(format!(
-                        "remove it, or add the field to `type {}`",
-                        record.name
-                    ));
+                    diagnostic = diagnostic.help(format!("remove it, or add the field to `type {}`", record.name));
                 }
                 self.report(diagnostic);
                 self.check_expr(cx, value, None);
@@ -616,54 +590,30 @@ impl Checker<'_> {
             if let Some(first) = set.get(name.name.as_str()) {
                 let first = *first;
                 self.report(
-                    Diagnostic::new(
-                        Code::FieldSetTwice,
-                        name.span,
-                        format!("field `{}` is set twice", name.name),
-                    )
-                    .label("set again here")
-                    .secondary(first, "first set here")
-                    .help("each field of the target is set exactly once; remove one of them")
-                    .fix("remove this one", *item_span, ""),
+                    Diagnostic::new(Code::FieldSetTwice, name.span, format!("field `{}` is set twice", name.name))
+                        .label("set again here")
+                        .secondary(first, "first set here")
+                        .help("each field of the target is set exactly once; remove one of them")
+                        .fix("remove this one", *item_span, ""),
                 );
                 self.check_expr(cx, value, Some(&field.ty));
                 continue;
             }
             set.insert(name.name.as_str(), name.span);
             let actual = self.check_expr(cx, value, Some(&field.ty));
-            self.expect_assignable(
-                &actual,
-                &field.ty,
-                value.span,
-                &format!("field `{}`", name.name),
-            );
+            self.expect_assignable(&actual, &field.ty, value.span, &format!("field `{}`", name.name));
         }
-        let missing: Vec<&FieldDef> = record
-            .fields
-            .iter()
-            .filter(|field| !set.contains_key(field.name.as_str()))
-            .collect();
+        let missing: Vec<&FieldDef> =
+            record.fields.iter().filter(|field| !set.contains_key(field.name.as_str())).collect();
         if !missing.is_empty() {
-            let names: Vec<String> = missing
-                .iter()
-                .map(|field| format!("`{}`", field.name))
-                .collect();
-            let (noun, list) = if names.len() == 1 {
-                ("field", names[0].clone())
-            } else {
-                ("fields", join_words(&names))
-            };
-            let insertion: String = missing
-                .iter()
-                .map(|field| format!("  {}: {}\n", field.name, placeholder(&field.ty)))
-                .collect();
+            let names: Vec<String> = missing.iter().map(|field| format!("`{}`", field.name)).collect();
+            let (noun, list) =
+                if names.len() == 1 { ("field", names[0].clone()) } else { ("fields", join_words(&names)) };
+            let insertion: String =
+                missing.iter().map(|field| format!("  {}: {}\n", field.name, placeholder(&field.ty))).collect();
             let close = body_span.shrink_to_end();
             let insert_at = if close.start > body_span.start {
-                crate::source::Span {
-                    start: close.start - 1,
-                    end: close.start - 1,
-                    ..close
-                }
+                crate::source::Span { start: close.start - 1, end: close.start - 1, ..close }
             } else {
                 close
             };
@@ -676,13 +626,18 @@ impl Checker<'_> {
             .label(format!("missing {list}"))
             .secondary(record.span, format!("`{}` is declared here", record.name));
             if missing.iter().any(|field| field.ty.is_optional()) {
-                diagnostic = diagnostic
-                    .note("optional fields are set too: write `field: none` to leave one empty");
+                diagnostic = diagnostic.note("optional fields are set too: write `field: none` to leave one empty");
             }
             diagnostic = diagnostic.maybe_fix("set the missing fields", insert_at, insertion);
             self.report(diagnostic);
         }
     }
+}
+
+/// An item of a map body or record literal, in source order.
+pub(crate) enum RecordItem<'a> {
+    Field(&'a ast::Ident, &'a ast::Expr, Span),
+    Let(&'a ast::LetStmt),
 }
 
 /// "`a`, `b` and `c`".

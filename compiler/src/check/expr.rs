@@ -34,13 +34,7 @@ impl Checker<'_> {
     }
 
     /// Reports E0300 (or E0301 for an optional) unless `actual` fits `expected`.
-    pub(crate) fn expect_assignable(
-        &mut self,
-        actual: &Ty,
-        expected: &Ty,
-        span: Span,
-        what: &str,
-    ) -> bool {
+    pub(crate) fn expect_assignable(&mut self, actual: &Ty, expected: &Ty, span: Span, what: &str) -> bool {
         if self.types.assignable(actual, expected) {
             return true;
         }
@@ -48,14 +42,7 @@ impl Checker<'_> {
         false
     }
 
-    pub(crate) fn expect_fits(
-        &mut self,
-        cx: &Cx,
-        actual: &Ty,
-        expected: &Ty,
-        span: Span,
-        what: &str,
-    ) -> bool {
+    pub(crate) fn expect_fits(&mut self, cx: &Cx, actual: &Ty, expected: &Ty, span: Span, what: &str) -> bool {
         if self.fits(cx, actual, expected) {
             return true;
         }
@@ -67,55 +54,43 @@ impl Checker<'_> {
         let expected_shown = self.show(expected);
         let actual_shown = self.show(actual);
         if let Ty::Optional(inner) = actual
-            && self.types.assignable(inner, expected) {
-                self.report(
-                    Diagnostic::new(
-                        Code::OptionalNotUnwrapped,
-                        span,
-                        format!("{what} needs a `{expected_shown}`, but this is `{actual_shown}`, which may be none"),
-                    )
-                    .label("this may be none")
-                    .help("give a default with `??`, or check it with `if x != none { ... }` first")
-                    .maybe_fix("give a default", span.shrink_to_end(), format!(" ?? {}", default_for(expected))),
-                );
-                return;
-            }
+            && self.types.assignable(inner, expected)
+        {
+            self.report(
+                Diagnostic::new(
+                    Code::OptionalNotUnwrapped,
+                    span,
+                    format!("{what} needs a `{expected_shown}`, but this is `{actual_shown}`, which may be none"),
+                )
+                .label("this may be none")
+                .help("give a default with `??`, or check it with `if x != none { ... }` first")
+                .maybe_fix(
+                    "give a default",
+                    span.shrink_to_end(),
+                    format!(" ?? {}", default_for(expected)),
+                ),
+            );
+            return;
+        }
         let mut diagnostic = Diagnostic::new(
             Code::TypeMismatch,
             span,
             format!("mismatched types: {what} expects `{expected_shown}`, found `{actual_shown}`"),
         )
-        .label(format!(
-            "expected `{expected_shown}`, found `{actual_shown}`"
-        ));
+        .label(format!("expected `{expected_shown}`, found `{actual_shown}`"));
         let conversion = match (actual, expected.unwrap_optional()) {
             (Ty::Int, Ty::Decimal) => Some("convert it with `decimal(...)`"),
             (Ty::Int, Ty::Float) => Some("convert it with `float(...)`"),
-            (Ty::Decimal | Ty::Float, Ty::Int) => {
-                Some("convert it with `int(...)` (truncates) or `round(...)`")
-            }
+            (Ty::Decimal | Ty::Float, Ty::Int) => Some("convert it with `int(...)` (truncates) or `round(...)`"),
             (Ty::Float, Ty::Decimal) => Some("convert it with `decimal_from_float(...)`"),
-            (
-                Ty::Int
-                | Ty::Decimal
-                | Ty::Float
-                | Ty::Bool
-                | Ty::Date
-                | Ty::DateTime
-                | Ty::Enum(_),
-                Ty::String,
-            ) => Some("convert it with `string(...)` or interpolate it: \"{...}\""),
+            (Ty::Int | Ty::Decimal | Ty::Float | Ty::Bool | Ty::Date | Ty::DateTime | Ty::Enum(_), Ty::String) => {
+                Some("convert it with `string(...)` or interpolate it: \"{...}\"")
+            }
             (Ty::String, Ty::Int) => Some("parse it with `parse_int(...)`, which gives an `Int?`"),
-            (Ty::String, Ty::Decimal) => {
-                Some("parse it with `parse_decimal(...)`, which gives a `Decimal?`")
-            }
-            (Ty::String, Ty::DateTime) => {
-                Some("parse it with `parse_datetime(...)`, which gives a `DateTime?`")
-            }
+            (Ty::String, Ty::Decimal) => Some("parse it with `parse_decimal(...)`, which gives a `Decimal?`"),
+            (Ty::String, Ty::DateTime) => Some("parse it with `parse_datetime(...)`, which gives a `DateTime?`"),
             (Ty::String, Ty::Enum(_)) => Some("write the variant's name, not a string"),
-            (Ty::None, _) => {
-                Some("the field is not optional: make its type optional (`T?`) or give a value")
-            }
+            (Ty::None, _) => Some("the field is not optional: make its type optional (`T?`) or give a value"),
             (Ty::Secret, _) => Some("secrets may flow only into auth and headers"),
             _ => None,
         };
@@ -127,6 +102,10 @@ impl Checker<'_> {
 
     /// Types `expr`; `expected` guides literals and is not itself enforced.
     pub(crate) fn check_expr(&mut self, cx: &mut Cx, expr: &Expr, expected: Option<&Ty>) -> Ty {
+        crate::with_stack(|| self.check_expr_inner(cx, expr, expected))
+    }
+
+    fn check_expr_inner(&mut self, cx: &mut Cx, expr: &Expr, expected: Option<&Ty>) -> Ty {
         match &expr.kind {
             ExprKind::Int(_) => match expected.map(Ty::unwrap_optional) {
                 Some(Ty::Decimal) => Ty::Decimal,
@@ -145,53 +124,31 @@ impl Checker<'_> {
                 _ => Ty::None,
             },
             ExprKind::Name(name) => self.check_name(cx, name, expected),
-            ExprKind::Field {
-                base,
-                name,
-                optional,
-            } => self.check_field(cx, expr, base, name, *optional, expected),
-            ExprKind::Call {
-                callee,
-                args,
-                args_span,
-            } => self.check_call(cx, expr, callee, args, *args_span, expected),
+            ExprKind::Field { base, name, optional } => self.check_field(cx, expr, base, name, *optional, expected),
+            ExprKind::Call { callee, args, args_span } => self.check_call(cx, expr, callee, args, *args_span, expected),
             ExprKind::Index { base, index } => self.check_index(cx, base, index),
-            ExprKind::Unary {
-                op,
-                op_span,
-                operand,
-            } => self.check_unary(cx, *op, *op_span, operand, expected),
-            ExprKind::Binary {
-                op,
-                op_span,
-                lhs,
-                rhs,
-            } => self.check_binary(cx, expr, *op, *op_span, lhs, rhs, expected),
-            ExprKind::List(items) => self.check_list(cx, items, expected),
-            ExprKind::Object { name, fields } => {
-                self.check_object(cx, expr, name.as_ref(), fields, expected)
+            ExprKind::Unary { op, op_span, operand } => self.check_unary(cx, *op, *op_span, operand, expected),
+            ExprKind::Binary { op, op_span, lhs, rhs } => {
+                self.check_binary(cx, expr, *op, *op_span, lhs, rhs, expected)
             }
+            ExprKind::List(items) => self.check_list(cx, items, expected),
+            ExprKind::Object { name, fields } => self.check_object(cx, expr, name.as_ref(), fields, expected),
             ExprKind::Lambda { params, .. } => {
                 let _ = params;
                 self.report(
-                    Diagnostic::new(Code::InvalidLambda, expr.span, "a lambda can only be an argument to a function that takes one")
-                        .label("not expected here")
-                        .help("pass it to a list function such as `map`, `filter` or `sort_by`, or write a `fn` for reuse"),
+                    Diagnostic::new(
+                        Code::InvalidLambda,
+                        expr.span,
+                        "a lambda can only be an argument to a function that takes one",
+                    )
+                    .label("not expected here")
+                    .help("pass it to a list function such as `map`, `filter` or `sort_by`, or write a `fn` for reuse"),
                 );
                 Ty::Error
             }
-            ExprKind::If {
-                condition,
-                then_branch,
-                else_branch,
-            } => {
+            ExprKind::If { condition, then_branch, else_branch } => {
                 let condition_ty = self.check_expr(cx, condition, Some(&Ty::Bool));
-                self.expect_assignable(
-                    &condition_ty,
-                    &Ty::Bool,
-                    condition.span,
-                    "an `if` condition",
-                );
+                self.expect_assignable(&condition_ty, &Ty::Bool, condition.span, "an `if` condition");
                 let narrowing = self.narrowing(cx, condition);
                 let mark = cx.narrowing_mark();
                 for (path, ty) in narrowing.when_true {
@@ -206,9 +163,7 @@ impl Checker<'_> {
                 cx.restore_narrowing(mark);
                 self.join(&then_ty, &else_ty, else_branch.span, "the `else` branch")
             }
-            ExprKind::Match { scrutinee, arms } => {
-                self.check_match(cx, expr, scrutinee, arms, expected)
-            }
+            ExprKind::Match { scrutinee, arms } => self.check_match(cx, expr, scrutinee, arms, expected),
             ExprKind::Paren(inner) => self.check_expr(cx, inner, expected),
         }
     }
@@ -234,27 +189,22 @@ impl Checker<'_> {
             return second.clone();
         }
         if let (Ty::Optional(inner), other) | (other, Ty::Optional(inner)) = (first, second)
-            && self.types.assignable(other, inner) {
-                return Ty::Optional(inner.clone());
-            }
+            && self.types.assignable(other, inner)
+        {
+            return Ty::Optional(inner.clone());
+        }
         self.report_mismatch(second, first, span, what);
         Ty::Error
     }
 
     fn check_quantity(&mut self, quantity: &ast::Quantity, expr: &Expr) -> Ty {
-        if super::literals::DURATION_UNITS
-            .iter()
-            .any(|(unit, _)| *unit == quantity.unit)
-        {
+        if super::literals::DURATION_UNITS.iter().any(|(unit, _)| *unit == quantity.unit) {
             if let Err(diagnostic) = super::literals::duration_ms(quantity, expr) {
                 self.report(diagnostic);
             }
             return Ty::Duration;
         }
-        if super::literals::SIZE_UNITS
-            .iter()
-            .any(|(unit, _)| *unit == quantity.unit)
-        {
+        if super::literals::SIZE_UNITS.iter().any(|(unit, _)| *unit == quantity.unit) {
             if let Err(diagnostic) = super::literals::size_bytes(quantity, expr) {
                 self.report(diagnostic);
             }
@@ -300,36 +250,20 @@ impl Checker<'_> {
                         )
                         .label("this may be none")
                         .help("give a default: `{x ?? \"\"}`")
-                        .maybe_fix(
-                            "give a default",
-                            inner.span.shrink_to_end(),
-                            " ?? \"\"",
-                        ),
+                        .maybe_fix("give a default", inner.span.shrink_to_end(), " ?? \"\""),
                     );
                 }
                 Ty::None => {
                     self.report(
-                        Diagnostic::new(
-                            Code::NotInterpolatable,
-                            inner.span,
-                            "cannot interpolate `none`",
-                        )
-                        .label("this is always none"),
+                        Diagnostic::new(Code::NotInterpolatable, inner.span, "cannot interpolate `none`")
+                            .label("this is always none"),
                     );
                 }
-                Ty::Record(_)
-                | Ty::List(_)
-                | Ty::Map(_)
-                | Ty::Json
-                | Ty::Fn(..)
-                | Ty::Stream(_)
-                | Ty::Unit => {
+                Ty::Record(_) | Ty::List(_) | Ty::Map(_) | Ty::Json | Ty::Fn(..) | Ty::Stream(_) | Ty::Unit => {
                     let shown = self.show(&ty);
                     let help = match ty {
                         Ty::List(_) => "join the items first: `{xs.join(\", \")}`",
-                        Ty::Json => {
-                            "pick a field and convert it, or encode it with `json_encode(...)`"
-                        }
+                        Ty::Json => "pick a field and convert it, or encode it with `json_encode(...)`",
                         _ => "interpolate one of its fields instead",
                     };
                     self.report(
@@ -358,11 +292,7 @@ impl Checker<'_> {
         }
         if let Some(Ty::Enum(id)) = expected.map(Ty::unwrap_optional) {
             let id = *id;
-            if self
-                .types
-                .enumeration(id)
-                .is_some_and(|definition| definition.variant(&name.name).is_some())
-            {
+            if self.types.enumeration(id).is_some_and(|definition| definition.variant(&name.name).is_some()) {
                 return Ty::Enum(id);
             }
         }
@@ -391,10 +321,7 @@ impl Checker<'_> {
                     (Some(sig), Some(Ty::Fn(params, _)))
                         if sig.generics.is_empty() && sig.params.len() == params.len() =>
                     {
-                        Ty::Fn(
-                            sig.params.iter().map(|param| param.ty.clone()).collect(),
-                            Box::new(sig.ret.clone()),
-                        )
+                        Ty::Fn(sig.params.iter().map(|param| param.ty.clone()).collect(), Box::new(sig.ret.clone()))
                     }
                     _ => {
                         self.report(
@@ -408,22 +335,16 @@ impl Checker<'_> {
                                 ),
                             )
                             .label("a function is not a value here")
-                            .maybe_fix(
-                                "call it",
-                                name.span.shrink_to_end(),
-                                "(...)",
-                            ),
+                            .maybe_fix("call it", name.span.shrink_to_end(), "(...)"),
                         );
                         Ty::Error
                     }
                 }
             }
-            SymbolKind::Flow if cx.body == super::scope::BodyKind::Test => {
-                match self.flows.get(&name.name) {
-                    Some(info) => Ty::Record(info.result),
-                    None => Ty::Error,
-                }
-            }
+            SymbolKind::Flow if cx.body == super::scope::BodyKind::Test => match self.flows.get(&name.name) {
+                Some(info) => Ty::Record(info.result),
+                None => Ty::Error,
+            },
             other => {
                 let help = match other {
                     SymbolKind::Api(_) => {
@@ -434,12 +355,8 @@ impl Checker<'_> {
                         format!("build a value with `{} {{ field: value }}`", name.name)
                     }
                     SymbolKind::Policy => "policies are named in `policy:` clauses".to_owned(),
-                    SymbolKind::Auth => {
-                        "auth schemes are named in an api's `auth:` clause".to_owned()
-                    }
-                    SymbolKind::Flow => {
-                        "flows are run by triggers, or by `run` in a test".to_owned()
-                    }
+                    SymbolKind::Auth => "auth schemes are named in an api's `auth:` clause".to_owned(),
+                    SymbolKind::Flow => "flows are run by triggers, or by `run` in a test".to_owned(),
                     _ => String::new(),
                 };
                 self.report(
@@ -458,39 +375,22 @@ impl Checker<'_> {
 
     fn unknown_name(&mut self, cx: &Cx, name: &ast::Ident, expected: Option<&Ty>) {
         let mut candidates = cx.names();
-        candidates.extend(self.names_where(|kind| {
-            matches!(kind, SymbolKind::Secret | SymbolKind::Map | SymbolKind::Fn)
-        }));
+        candidates
+            .extend(self.names_where(|kind| matches!(kind, SymbolKind::Secret | SymbolKind::Map | SymbolKind::Fn)));
         if let Some(Ty::Enum(id)) = expected.map(Ty::unwrap_optional)
-            && let Some(definition) = self.types.enumeration(*id) {
-                candidates.extend(
-                    definition
-                        .variants
-                        .iter()
-                        .map(|variant| variant.name.clone()),
-                );
-            }
-        let mut diagnostic = Diagnostic::new(
-            Code::UnknownName,
-            name.span,
-            format!("unknown name `{}`", name.name),
-        )
-        .label("not found in this scope");
+            && let Some(definition) = self.types.enumeration(*id)
+        {
+            candidates.extend(definition.variants.iter().map(|variant| variant.name.clone()));
+        }
+        let mut diagnostic = Diagnostic::new(Code::UnknownName, name.span, format!("unknown name `{}`", name.name))
+            .label("not found in this scope");
         if let Some(best) = suggest::best(&name.name, candidates.iter().map(String::as_str)) {
-            diagnostic = diagnostic
-                .help(format!("did you mean `{best}`?"))
-                .maybe_fix(format!("use `{best}`"), name.span, best);
+            diagnostic =
+                diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(format!("use `{best}`"), name.span, best);
         } else if let Some(variant_of) = self.enum_with_variant(&name.name) {
             diagnostic = diagnostic
-                .help(format!(
-                    "`{}` is a variant of `{variant_of}`: write `{variant_of}.{}`",
-                    name.name, name.name
-                ))
-                .maybe_fix(
-                    "qualify it",
-                    name.span,
-                    format!("{variant_of}.{}", name.name),
-                );
+                .help(format!("`{}` is a variant of `{variant_of}`: write `{variant_of}.{}`", name.name, name.name))
+                .maybe_fix("qualify it", name.span, format!("{variant_of}.{}", name.name));
         }
         self.report(diagnostic);
     }
@@ -557,30 +457,19 @@ impl Checker<'_> {
                 format!("`{}` has no variant `{}`", definition.name, name.name),
             )
             .label("unknown variant")
-            .secondary(
-                definition.span,
-                format!("`{}` is declared here", definition.name),
-            );
-            if let Some(best) = suggest::best(
-                &name.name,
-                definition
-                    .variants
-                    .iter()
-                    .map(|variant| variant.name.as_str()),
-            ) {
-                diagnostic = diagnostic
-                    .help(format!("did you mean `{best}`?"))
-                    .maybe_fix(format!("use `{best}`"), name.span, best);
+            .secondary(definition.span, format!("`{}` is declared here", definition.name));
+            if let Some(best) =
+                suggest::best(&name.name, definition.variants.iter().map(|variant| variant.name.as_str()))
+            {
+                diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                    format!("use `{best}`"),
+                    name.span,
+                    best,
+                );
             } else {
-                let all: Vec<String> = definition
-                    .variants
-                    .iter()
-                    .map(|variant| format!("`{}`", variant.name))
-                    .collect();
-                diagnostic = diagnostic.help(format!(
-                    "the variants are {}",
-                    super::decls::join_words(&all)
-                ));
+                let all: Vec<String> =
+                    definition.variants.iter().map(|variant| format!("`{}`", variant.name)).collect();
+                diagnostic = diagnostic.help(format!("the variants are {}", super::decls::join_words(&all)));
             }
             self.report(diagnostic);
             return Ty::Error;
@@ -589,19 +478,12 @@ impl Checker<'_> {
             if let ExprKind::Name(api_name) = &base.kind {
                 self.use_symbol(&api_name.name);
             }
-            let known = self
-                .apis
-                .get(api)
-                .is_some_and(|info| info.endpoint(&name.name).is_some());
+            let known = self.apis.get(api).is_some_and(|info| info.endpoint(&name.name).is_some());
             if known {
                 self.report(
-                    Diagnostic::new(
-                        Code::NotCallable,
-                        whole.span,
-                        format!("endpoint `{}` must be called", name.name),
-                    )
-                    .label("an endpoint is not a value")
-                    .maybe_fix("call it", whole.span.shrink_to_end(), "(...)"),
+                    Diagnostic::new(Code::NotCallable, whole.span, format!("endpoint `{}` must be called", name.name))
+                        .label("an endpoint is not a value")
+                        .maybe_fix("call it", whole.span.shrink_to_end(), "(...)"),
                 );
             } else {
                 self.unknown_endpoint(api, name);
@@ -609,28 +491,26 @@ impl Checker<'_> {
             return Ty::Error;
         }
         if let Some(path) = path_of(whole)
-            && let Some(narrowed) = cx.narrowed(&path).cloned() {
-                self.check_expr(cx, base, None);
-                return narrowed;
-            }
+            && let Some(narrowed) = cx.narrowed(&path).cloned()
+        {
+            self.check_expr(cx, base, None);
+            return narrowed;
+        }
         let base_ty = self.check_expr(cx, base, None);
+        // `a?.b.c`: once `?.` met none, the rest of the chain is skipped.
+        if let Ty::Optional(inner) = &base_ty
+            && !optional
+            && in_optional_chain(base)
+        {
+            let inner = (**inner).clone();
+            return self.field_of(cx, base, &inner, name, false).optional();
+        }
         self.field_of(cx, base, &base_ty, name, optional)
     }
 
     /// The type of field `name` of a value of type `base_ty`.
-    fn field_of(
-        &mut self,
-        cx: &Cx,
-        base: &Expr,
-        base_ty: &Ty,
-        name: &ast::Ident,
-        optional: bool,
-    ) -> Ty {
-        let dot = Span::new(
-            name.span.file,
-            base.span.end as usize,
-            name.span.start as usize,
-        );
+    fn field_of(&mut self, cx: &Cx, base: &Expr, base_ty: &Ty, name: &ast::Ident, optional: bool) -> Ty {
+        let dot = Span::new(name.span.file, base.span.end as usize, name.span.start as usize);
         match base_ty {
             Ty::Error => Ty::Error,
             Ty::Json => Ty::Json,
@@ -643,8 +523,7 @@ impl Checker<'_> {
             Ty::Optional(inner) if cx.body == super::scope::BodyKind::Test => {
                 // In a test, a none here fails the expectation that reads it.
                 let inner = (**inner).clone();
-                self.field_of(cx, base, &inner, name, false)
-                    .optional()
+                self.field_of(cx, base, &inner, name, false).optional()
             }
             Ty::Optional(inner) => {
                 let shown = self.show(base_ty);
@@ -668,17 +547,9 @@ impl Checker<'_> {
             Ty::Record(id) => {
                 if optional {
                     self.report(
-                        Diagnostic::new(
-                            Code::UnnecessaryOptionalOp,
-                            dot,
-                            "`?.` on a value that is never none",
-                        )
-                        .label(format!(
-                            "`{}` is `{}`, not optional",
-                            source_text(self, base),
-                            self.show(base_ty)
-                        ))
-                        .fix("use `.`", dot, "."),
+                        Diagnostic::new(Code::UnnecessaryOptionalOp, dot, "`?.` on a value that is never none")
+                            .label(format!("`{}` is `{}`, not optional", source_text(self, base), self.show(base_ty)))
+                            .fix("use `.`", dot, "."),
                     );
                 }
                 let Some(record) = self.types.record(*id).cloned() else {
@@ -694,34 +565,24 @@ impl Checker<'_> {
             }
             Ty::Map(_) => {
                 self.report(
-                    Diagnostic::new(
-                        Code::NotARecord,
-                        name.span,
-                        format!("a map has no field `{}`", name.name),
-                    )
-                    .label("maps are read by key")
-                    .help(format!(
-                        "write `{}[\"{}\"]`, which gives an optional",
-                        source_text(self, base),
-                        name.name
-                    )),
+                    Diagnostic::new(Code::NotARecord, name.span, format!("a map has no field `{}`", name.name))
+                        .label("maps are read by key")
+                        .help(format!(
+                            "write `{}[\"{}\"]`, which gives an optional",
+                            source_text(self, base),
+                            name.name
+                        )),
                 );
                 Ty::Error
             }
             other => {
                 let shown = self.show(other);
-                let mut diagnostic = Diagnostic::new(
-                    Code::NotARecord,
-                    name.span,
-                    format!("`{shown}` has no field `{}`", name.name),
-                )
-                .label(format!("`{}` is `{shown}`", source_text(self, base)));
+                let mut diagnostic =
+                    Diagnostic::new(Code::NotARecord, name.span, format!("`{shown}` has no field `{}`", name.name))
+                        .label(format!("`{}` is `{shown}`", source_text(self, base)));
                 if self.functions.contains_key(&name.name) {
                     diagnostic = diagnostic
-                        .help(format!(
-                            "`{}` is a function: call it as a method, `.{}()`",
-                            name.name, name.name
-                        ))
+                        .help(format!("`{}` is a function: call it as a method, `.{}()`", name.name, name.name))
                         .maybe_fix("call it", name.span.shrink_to_end(), "()");
                 }
                 self.report(diagnostic);
@@ -736,44 +597,23 @@ impl Checker<'_> {
         } else {
             format!("`{}`", record.name)
         };
-        let mut diagnostic = Diagnostic::new(
-            Code::UnknownField,
-            name.span,
-            format!("{what} has no field `{}`", name.name),
-        )
-        .label("unknown field");
+        let mut diagnostic =
+            Diagnostic::new(Code::UnknownField, name.span, format!("{what} has no field `{}`", name.name))
+                .label("unknown field");
         if !record.anonymous {
-            diagnostic =
-                diagnostic.secondary(record.span, format!("`{}` is declared here", record.name));
+            diagnostic = diagnostic.secondary(record.span, format!("`{}` is declared here", record.name));
         }
-        if let Some(best) = suggest::best(
-            &name.name,
-            record.fields.iter().map(|field| field.name.as_str()),
-        ) {
-            diagnostic = diagnostic
-                .help(format!("did you mean `{best}`?"))
-                .maybe_fix(format!("use `{best}`"), name.span, best);
+        if let Some(best) = suggest::best(&name.name, record.fields.iter().map(|field| field.name.as_str())) {
+            diagnostic =
+                diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(format!("use `{best}`"), name.span, best);
         } else if let Some(field) = record.fields.iter().find(|field| field.wire == name.name) {
             diagnostic = diagnostic
-                .help(format!(
-                    "`{}` is the wire name of field `{}`",
-                    name.name, field.name
-                ))
-                .maybe_fix(
-                    format!("use `{}`", field.name),
-                    name.span,
-                    field.name.clone(),
-                );
+                .help(format!("`{}` is the wire name of field `{}`", name.name, field.name))
+                .maybe_fix(format!("use `{}`", field.name), name.span, field.name.clone());
         } else {
-            let all: Vec<String> = record
-                .fields
-                .iter()
-                .take(8)
-                .map(|field| format!("`{}`", field.name))
-                .collect();
+            let all: Vec<String> = record.fields.iter().take(8).map(|field| format!("`{}`", field.name)).collect();
             if !all.is_empty() {
-                diagnostic =
-                    diagnostic.note(format!("its fields are {}", super::decls::join_words(&all)));
+                diagnostic = diagnostic.note(format!("its fields are {}", super::decls::join_words(&all)));
             }
         }
         self.report(diagnostic);
@@ -790,23 +630,12 @@ impl Checker<'_> {
         )
         .label("unknown endpoint")
         .secondary(info.span, format!("`{}` is declared here", info.name));
-        if let Some(best) = suggest::best(
-            &name.name,
-            info.endpoints.iter().map(|endpoint| endpoint.name.as_str()),
-        ) {
-            diagnostic = diagnostic
-                .help(format!("did you mean `{best}`?"))
-                .maybe_fix(format!("use `{best}`"), name.span, best);
+        if let Some(best) = suggest::best(&name.name, info.endpoints.iter().map(|endpoint| endpoint.name.as_str())) {
+            diagnostic =
+                diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(format!("use `{best}`"), name.span, best);
         } else if !info.endpoints.is_empty() {
-            let all: Vec<String> = info
-                .endpoints
-                .iter()
-                .map(|endpoint| format!("`{}`", endpoint.name))
-                .collect();
-            diagnostic = diagnostic.note(format!(
-                "its endpoints are {}",
-                super::decls::join_words(&all)
-            ));
+            let all: Vec<String> = info.endpoints.iter().map(|endpoint| format!("`{}`", endpoint.name)).collect();
+            diagnostic = diagnostic.note(format!("its endpoints are {}", super::decls::join_words(&all)));
         }
         self.report(diagnostic);
     }
@@ -836,8 +665,7 @@ impl Checker<'_> {
                 Ty::Error
             }
             Ty::Optional(inner)
-                if cx.body == super::scope::BodyKind::Test
-                    && matches!(*inner, Ty::List(_) | Ty::Map(_)) =>
+                if cx.body == super::scope::BodyKind::Test && matches!(*inner, Ty::List(_) | Ty::Map(_)) =>
             {
                 // In a test, a none here fails the expectation that reads it.
                 let index_ty = self.check_expr(cx, index, None);
@@ -877,47 +705,20 @@ impl Checker<'_> {
         }
     }
 
-    fn check_unary(
-        &mut self,
-        cx: &mut Cx,
-        op: UnaryOp,
-        op_span: Span,
-        operand: &Expr,
-        expected: Option<&Ty>,
-    ) -> Ty {
-        let ty = self.check_expr(
-            cx,
-            operand,
-            if op == UnaryOp::Not {
-                Some(&Ty::Bool)
-            } else {
-                expected
-            },
-        );
+    fn check_unary(&mut self, cx: &mut Cx, op: UnaryOp, op_span: Span, operand: &Expr, expected: Option<&Ty>) -> Ty {
+        let ty = self.check_expr(cx, operand, if op == UnaryOp::Not { Some(&Ty::Bool) } else { expected });
         match (op, &ty) {
             (_, Ty::Error) => Ty::Error,
             (UnaryOp::Not, Ty::Bool) => Ty::Bool,
             (UnaryOp::Neg, Ty::Int | Ty::Float | Ty::Decimal | Ty::Duration) => ty,
             _ => {
                 let shown = self.show(&ty);
-                let wanted = if op == UnaryOp::Not {
-                    "a Bool"
-                } else {
-                    "a number or a duration"
-                };
-                let code = if ty.is_optional() {
-                    Code::OptionalNotUnwrapped
-                } else {
-                    Code::InvalidOperands
-                };
+                let wanted = if op == UnaryOp::Not { "a Bool" } else { "a number or a duration" };
+                let code = if ty.is_optional() { Code::OptionalNotUnwrapped } else { Code::InvalidOperands };
                 self.report(
-                    Diagnostic::new(
-                        code,
-                        operand.span,
-                        format!("`{}` cannot be applied to `{shown}`", op.as_str()),
-                    )
-                    .label(format!("expected {wanted}, found `{shown}`"))
-                    .secondary(op_span, "this operator"),
+                    Diagnostic::new(code, operand.span, format!("`{}` cannot be applied to `{shown}`", op.as_str()))
+                        .label(format!("expected {wanted}, found `{shown}`"))
+                        .secondary(op_span, "this operator"),
                 );
                 Ty::Error
             }
@@ -941,11 +742,7 @@ impl Checker<'_> {
                 self.expect_assignable(&left, &Ty::Bool, lhs.span, &format!("`{}`", op.as_str()));
                 let narrowing = self.narrowing(cx, lhs);
                 let mark = cx.narrowing_mark();
-                let applied = if op == BinaryOp::And {
-                    narrowing.when_true
-                } else {
-                    narrowing.when_false
-                };
+                let applied = if op == BinaryOp::And { narrowing.when_true } else { narrowing.when_false };
                 for (path, ty) in applied {
                     cx.narrow(path, ty);
                 }
@@ -955,18 +752,13 @@ impl Checker<'_> {
                 Ty::Bool
             }
             BinaryOp::Coalesce => {
-                let left =
-                    self.check_expr(cx, lhs, expected.map(|ty| ty.clone().optional()).as_ref());
+                let left = self.check_expr(cx, lhs, expected.map(|ty| ty.clone().optional()).as_ref());
                 match left {
                     Ty::Optional(inner) => {
                         let right = self.check_expr(cx, rhs, Some(&inner));
                         if right.is_optional() {
-                            let joined = self.join(
-                                &Ty::Optional(inner.clone()),
-                                &right,
-                                rhs.span,
-                                "the right side of `??`",
-                            );
+                            let joined =
+                                self.join(&Ty::Optional(inner.clone()), &right, rhs.span, "the right side of `??`");
                             return joined;
                         }
                         if self.fits(cx, &right, &inner) {
@@ -986,21 +778,12 @@ impl Checker<'_> {
                     other => {
                         let right = self.check_expr(cx, rhs, Some(&other));
                         let _ = right;
-                        let removal =
-                            Span::new(op_span.file, lhs.span.end as usize, rhs.span.end as usize);
+                        let removal = Span::new(op_span.file, lhs.span.end as usize, rhs.span.end as usize);
                         self.report(
-                            Diagnostic::new(
-                                Code::UnnecessaryOptionalOp,
-                                op_span,
-                                "`??` on a value that is never none",
-                            )
-                            .label(format!(
-                                "`{}` is `{}`, not optional",
-                                source_text(self, lhs),
-                                self.show(&other)
-                            ))
-                            .secondary(rhs.span, "so this default is never used")
-                            .fix("remove the default", removal, ""),
+                            Diagnostic::new(Code::UnnecessaryOptionalOp, op_span, "`??` on a value that is never none")
+                                .label(format!("`{}` is `{}`, not optional", source_text(self, lhs), self.show(&other)))
+                                .secondary(rhs.span, "so this default is never used")
+                                .fix("remove the default", removal, ""),
                         );
                         other
                     }
@@ -1008,22 +791,12 @@ impl Checker<'_> {
             }
             BinaryOp::Eq | BinaryOp::Ne => {
                 // Check the side that can stand alone first, so `pending == o.status` works.
-                let (first, second) = if self.is_unbound_name(cx, lhs) {
-                    (rhs, lhs)
-                } else {
-                    (lhs, rhs)
-                };
+                let (first, second) = if self.is_unbound_name(cx, lhs) { (rhs, lhs) } else { (lhs, rhs) };
                 let first_ty = self.check_expr(cx, first, None);
                 let second_ty = self.check_expr(cx, second, Some(&first_ty));
-                let (left, right) = if std::ptr::eq(first, lhs) {
-                    (first_ty, second_ty)
-                } else {
-                    (second_ty, first_ty)
-                };
-                if matches!(rhs.kind, ExprKind::None)
-                    && !left.is_optional()
-                    && !matches!(left, Ty::Error | Ty::Json)
-                {
+                let (left, right) =
+                    if std::ptr::eq(first, lhs) { (first_ty, second_ty) } else { (second_ty, first_ty) };
+                if matches!(rhs.kind, ExprKind::None) && !left.is_optional() && !matches!(left, Ty::Error | Ty::Json) {
                     self.report(
                         Diagnostic::new(
                             Code::UnnecessaryOptionalOp,
@@ -1043,10 +816,7 @@ impl Checker<'_> {
                     || self.fits(cx, &right, &left)
                     || (left.is_numeric()
                         && right.is_numeric()
-                        && !matches!(
-                            (&left, &right),
-                            (Ty::Decimal, Ty::Float) | (Ty::Float, Ty::Decimal)
-                        ));
+                        && !matches!((&left, &right), (Ty::Decimal, Ty::Float) | (Ty::Float, Ty::Decimal)));
                 if !comparable {
                     let (left_shown, right_shown) = (self.show(&left), self.show(&right));
                     self.report(
@@ -1085,21 +855,24 @@ impl Checker<'_> {
                 }
                 let numeric_mix = matches!(
                     (&left, &right),
-                    (Ty::Int, Ty::Decimal)
-                        | (Ty::Decimal, Ty::Int)
-                        | (Ty::Int, Ty::Float)
-                        | (Ty::Float, Ty::Int)
+                    (Ty::Int, Ty::Decimal) | (Ty::Decimal, Ty::Int) | (Ty::Int, Ty::Float) | (Ty::Float, Ty::Int)
                 );
                 let json = cx.json_decodes && (left == Ty::Json || right == Ty::Json);
-                let ordered =
-                    super::types::Bound::Comparable.admits(&left) && (left == right || numeric_mix);
+                let ordered = super::types::Bound::Comparable.admits(&left) && (left == right || numeric_mix);
                 if !(ordered || json) {
                     let (left_shown, right_shown) = (self.show(&left), self.show(&right));
                     self.report(
-                        Diagnostic::new(Code::InvalidOperands, op_span, format!("cannot order `{left_shown}` and `{right_shown}`"))
-                            .label(format!("`{}` needs two numbers, strings, dates, times or durations of the same type", op.as_str()))
-                            .secondary(lhs.span, format!("this is `{left_shown}`"))
-                            .secondary(rhs.span, format!("this is `{right_shown}`")),
+                        Diagnostic::new(
+                            Code::InvalidOperands,
+                            op_span,
+                            format!("cannot order `{left_shown}` and `{right_shown}`"),
+                        )
+                        .label(format!(
+                            "`{}` needs two numbers, strings, dates, times or durations of the same type",
+                            op.as_str()
+                        ))
+                        .secondary(lhs.span, format!("this is `{left_shown}`"))
+                        .secondary(rhs.span, format!("this is `{right_shown}`")),
                     );
                 }
                 Ty::Bool
@@ -1117,25 +890,16 @@ impl Checker<'_> {
         }
     }
 
-    fn arithmetic(
-        &mut self,
-        op: BinaryOp,
-        op_span: Span,
-        lhs: &Expr,
-        rhs: &Expr,
-        left: &Ty,
-        right: &Ty,
-    ) -> Ty {
+    fn arithmetic(&mut self, op: BinaryOp, op_span: Span, lhs: &Expr, rhs: &Expr, left: &Ty, right: &Ty) -> Ty {
         use BinaryOp::*;
         use Ty::*;
         let result = match (op, left, right) {
             (_, Error, _) | (_, _, Error) => Some(Error),
             (Add | Sub | Mul | Div | Rem, Int, Int) => Some(Int),
-            (Add | Sub | Mul | Div | Rem, Decimal, Decimal | Int)
-            | (Add | Sub | Mul | Div | Rem, Int, Decimal) => Some(Decimal),
-            (Add | Sub | Mul | Div, Float, Float | Int) | (Add | Sub | Mul | Div, Int, Float) => {
-                Some(Float)
+            (Add | Sub | Mul | Div | Rem, Decimal, Decimal | Int) | (Add | Sub | Mul | Div | Rem, Int, Decimal) => {
+                Some(Decimal)
             }
+            (Add | Sub | Mul | Div, Float, Float | Int) | (Add | Sub | Mul | Div, Int, Float) => Some(Float),
             (Add, String, String) => Some(String),
             (Add, List(a), List(b)) if a == b => Some(List(a.clone())),
             (Add | Sub, DateTime, Duration) => Some(DateTime),
@@ -1162,19 +926,16 @@ impl Checker<'_> {
             Diagnostic::new(
                 Code::InvalidOperands,
                 op_span,
-                format!(
-                    "cannot apply `{}` to `{left_shown}` and `{right_shown}`",
-                    op.as_str()
-                ),
+                format!("cannot apply `{}` to `{left_shown}` and `{right_shown}`", op.as_str()),
             )
             .label(format!("`{left_shown}` {} `{right_shown}`", op.as_str()))
             .secondary(lhs.span, format!("this is `{left_shown}`"))
             .secondary(rhs.span, format!("this is `{right_shown}`"))
         };
         let help = match (left, right) {
-            (Decimal, Float) | (Float, Decimal) => Some(
-                "Decimal and Float do not mix: convert with `decimal_from_float(...)` or `float(...)`",
-            ),
+            (Decimal, Float) | (Float, Decimal) => {
+                Some("Decimal and Float do not mix: convert with `decimal_from_float(...)` or `float(...)`")
+            }
             (String, Int | Decimal | Float) | (Int | Decimal | Float, String) => {
                 Some("build text with interpolation: \"{a}{b}\"")
             }
@@ -1189,9 +950,7 @@ impl Checker<'_> {
 
     fn is_unbound_name(&self, cx: &Cx, expr: &Expr) -> bool {
         match &expr.kind {
-            ExprKind::Name(name) => {
-                cx.peek(&name.name).is_none() && self.symbol(&name.name).is_none()
-            }
+            ExprKind::Name(name) => cx.peek(&name.name).is_none() && self.symbol(&name.name).is_none(),
             _ => false,
         }
     }
@@ -1206,9 +965,10 @@ impl Checker<'_> {
         };
         let mut element = self.check_expr(cx, first, expected_element.as_ref());
         if let Some(expected_element) = &expected_element
-            && self.fits(cx, &element, expected_element) {
-                element = expected_element.clone();
-            }
+            && self.fits(cx, &element, expected_element)
+        {
+            element = expected_element.clone();
+        }
         for item in &items[1..] {
             let ty = self.check_expr(cx, item, Some(&element));
             element = self.join(&element, &ty, item.span, "a list item");
@@ -1225,21 +985,14 @@ impl Checker<'_> {
         expected: Option<&Ty>,
     ) -> Ty {
         let target = match name {
-            Some(type_name) => match self
-                .use_symbol(&type_name.name)
-                .map(|index| self.symbols[index].kind.clone())
-            {
+            Some(type_name) => match self.use_symbol(&type_name.name).map(|index| self.symbols[index].kind.clone()) {
                 Some(SymbolKind::Type(id)) => Some(id),
                 Some(other) => {
                     self.report(
                         Diagnostic::new(
                             Code::UnknownType,
                             type_name.span,
-                            format!(
-                                "`{}` is a {}, not a record type",
-                                type_name.name,
-                                other.describe()
-                            ),
+                            format!("`{}` is a {}, not a record type", type_name.name, other.describe()),
                         )
                         .label("expected a record type"),
                     );
@@ -1253,12 +1006,12 @@ impl Checker<'_> {
                         format!("unknown type `{}`", type_name.name),
                     )
                     .label("no record type of this name");
-                    if let Some(best) =
-                        suggest::best(&type_name.name, candidates.iter().map(String::as_str))
-                    {
-                        diagnostic = diagnostic
-                            .help(format!("did you mean `{best}`?"))
-                            .maybe_fix(format!("use `{best}`"), type_name.span, best);
+                    if let Some(best) = suggest::best(&type_name.name, candidates.iter().map(String::as_str)) {
+                        diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                            format!("use `{best}`"),
+                            type_name.span,
+                            best,
+                        );
                     }
                     self.report(diagnostic);
                     self.check_anonymous(cx, fields, None);
@@ -1266,27 +1019,14 @@ impl Checker<'_> {
                 }
             },
             None => match expected.map(Ty::unwrap_optional) {
-                Some(Ty::Record(id))
-                    if self
-                        .types
-                        .record(*id)
-                        .is_some_and(|record| !record.anonymous) =>
-                {
-                    Some(*id)
-                }
+                Some(Ty::Record(id)) if self.types.record(*id).is_some_and(|record| !record.anonymous) => Some(*id),
                 Some(Ty::Map(value)) => {
                     let value = (**value).clone();
                     let mut seen: Vec<(String, Span)> = Vec::new();
                     for field in fields {
                         self.duplicate_key(&mut seen, &field.key);
                         let ty = self.check_expr(cx, &field.value, Some(&value));
-                        self.expect_fits(
-                            cx,
-                            &ty,
-                            &value,
-                            field.value.span,
-                            &format!("key `{}`", field.key.text()),
-                        );
+                        self.expect_fits(cx, &ty, &value, field.value.span, &format!("key `{}`", field.key.text()));
                     }
                     return Ty::Map(Box::new(value));
                 }
@@ -1298,9 +1038,7 @@ impl Checker<'_> {
                 let mut inits: Vec<(ast::Ident, &Expr, Span)> = Vec::new();
                 for field in fields {
                     match &field.key {
-                        ast::ObjectKey::Ident(ident) => {
-                            inits.push((ident.clone(), &field.value, field.span))
-                        }
+                        ast::ObjectKey::Ident(ident) => inits.push((ident.clone(), &field.value, field.span)),
                         ast::ObjectKey::String(text, span) => {
                             self.report(
                                 Diagnostic::new(Code::UnknownTargetField, *span, format!("record fields are names, not strings: `\"{text}\"`"))
@@ -1311,19 +1049,12 @@ impl Checker<'_> {
                         }
                     }
                 }
-                let borrowed: Vec<(&ast::Ident, &Expr, Span)> = inits
+                let borrowed: Vec<super::decls::RecordItem<'_>> = inits
                     .iter()
-                    .map(|(ident, value, span)| (ident, *value, *span))
+                    .map(|(ident, value, span)| super::decls::RecordItem::Field(ident, value, *span))
                     .collect();
                 let target_span = name.map(|ident| ident.span).unwrap_or(whole.span);
-                self.check_record_fields(
-                    cx,
-                    id,
-                    &borrowed,
-                    whole.span,
-                    target_span,
-                    "record literal",
-                );
+                self.check_record_fields(cx, id, &borrowed, whole.span, target_span, "record literal");
                 Ty::Record(id)
             }
             None => self.check_anonymous(cx, fields, expected),
@@ -1334,13 +1065,9 @@ impl Checker<'_> {
         if let Some((_, first)) = seen.iter().find(|(name, _)| name == key.text()) {
             let first = *first;
             self.report(
-                Diagnostic::new(
-                    Code::DuplicateMember,
-                    key.span(),
-                    format!("key `{}` appears twice", key.text()),
-                )
-                .label("repeated here")
-                .secondary(first, "first here"),
+                Diagnostic::new(Code::DuplicateMember, key.span(), format!("key `{}` appears twice", key.text()))
+                    .label("repeated here")
+                    .secondary(first, "first here"),
             );
             return true;
         }
@@ -1349,12 +1076,7 @@ impl Checker<'_> {
     }
 
     /// An object literal with no record type: an anonymous record.
-    pub(crate) fn check_anonymous(
-        &mut self,
-        cx: &mut Cx,
-        fields: &[ast::ObjectField],
-        expected: Option<&Ty>,
-    ) -> Ty {
+    pub(crate) fn check_anonymous(&mut self, cx: &mut Cx, fields: &[ast::ObjectField], expected: Option<&Ty>) -> Ty {
         let _ = expected;
         let mut record = RecordDef::new(String::new(), Span::default(), None, true);
         let mut seen: Vec<(String, Span)> = Vec::new();
@@ -1366,13 +1088,9 @@ impl Checker<'_> {
             let ty = self.check_expr(cx, &field.value, None);
             if matches!(ty, Ty::None) {
                 self.report(
-                    Diagnostic::new(
-                        Code::CannotInfer,
-                        field.value.span,
-                        "the type of `none` is unknown here",
-                    )
-                    .label("no type says what this is the absence of")
-                    .help("leave the key out, or give the object a type"),
+                    Diagnostic::new(Code::CannotInfer, field.value.span, "the type of `none` is unknown here")
+                        .label("no type says what this is the absence of")
+                        .help("leave the key out, or give the object a type"),
                 );
             }
             let _ = record.push(super::types::FieldDef {
@@ -1415,10 +1133,7 @@ impl Checker<'_> {
                             format!("cannot infer the type of `{}`", statement.name.name),
                         )
                         .label("the type of this value is unknown")
-                        .help(format!(
-                            "write the type: `let {}: [String] = ...`",
-                            statement.name.name
-                        ))
+                        .help(format!("write the type: `let {}: [String] = ...`", statement.name.name))
                         .maybe_fix(
                             "annotate it",
                             statement.name.span.shrink_to_end(),
@@ -1426,15 +1141,22 @@ impl Checker<'_> {
                         ),
                     );
                 }
-                if matches!(value_ty, Ty::Unit) {
+                if matches!(value_ty, Ty::Stream(_)) {
                     self.report(
                         Diagnostic::new(
                             Code::TypeMismatch,
                             statement.value.span,
-                            "this call returns nothing",
+                            "a stream cannot be bound with `let`",
                         )
-                        .label("no value to bind")
-                        .help("call it as a statement, without `let`"),
+                        .label("records are fetched as a `for` loop reads them")
+                        .help("loop over it directly: `for record in ... { }`"),
+                    );
+                }
+                if matches!(value_ty, Ty::Unit) {
+                    self.report(
+                        Diagnostic::new(Code::TypeMismatch, statement.value.span, "this call returns nothing")
+                            .label("no value to bind")
+                            .help("call it as a statement, without `let`"),
                     );
                 }
                 value_ty
@@ -1443,84 +1165,43 @@ impl Checker<'_> {
         if let Some(catch) = &statement.catch {
             self.check_catch(cx, &statement.value, catch);
         }
-        cx.declare(
-            &statement.name.name,
-            ty,
-            statement.name.span,
-            LocalKind::Let,
-        );
+        cx.declare(&statement.name.name, ty, statement.name.span, LocalKind::Let);
     }
 
     /// Narrowings from `x != none`, `x == none`, `&&`, `||` and `!`.
     pub(crate) fn narrowing(&self, cx: &Cx, condition: &Expr) -> Narrowing {
         match &condition.kind {
             ExprKind::Paren(inner) => self.narrowing(cx, inner),
-            ExprKind::Unary {
-                op: UnaryOp::Not,
-                operand,
-                ..
-            } => {
+            ExprKind::Unary { op: UnaryOp::Not, operand, .. } => {
                 let inner = self.narrowing(cx, operand);
-                Narrowing {
-                    when_true: inner.when_false,
-                    when_false: inner.when_true,
-                }
+                Narrowing { when_true: inner.when_false, when_false: inner.when_true }
             }
-            ExprKind::Binary {
-                op: BinaryOp::And,
-                lhs,
-                rhs,
-                ..
-            } => {
+            ExprKind::Binary { op: BinaryOp::And, lhs, rhs, .. } => {
                 let mut left = self.narrowing(cx, lhs);
                 let right = self.narrowing(cx, rhs);
                 left.when_true.extend(right.when_true);
-                Narrowing {
-                    when_true: left.when_true,
-                    when_false: Vec::new(),
-                }
+                Narrowing { when_true: left.when_true, when_false: Vec::new() }
             }
-            ExprKind::Binary {
-                op: BinaryOp::Or,
-                lhs,
-                rhs,
-                ..
-            } => {
+            ExprKind::Binary { op: BinaryOp::Or, lhs, rhs, .. } => {
                 let mut left = self.narrowing(cx, lhs);
                 let right = self.narrowing(cx, rhs);
                 left.when_false.extend(right.when_false);
-                Narrowing {
-                    when_true: Vec::new(),
-                    when_false: left.when_false,
-                }
+                Narrowing { when_true: Vec::new(), when_false: left.when_false }
             }
-            ExprKind::Binary {
-                op: op @ (BinaryOp::Ne | BinaryOp::Eq),
-                lhs,
-                rhs,
-                ..
-            } => {
+            ExprKind::Binary { op: op @ (BinaryOp::Ne | BinaryOp::Eq), lhs, rhs, .. } => {
                 let subject = match (&lhs.kind, &rhs.kind) {
                     (_, ExprKind::None) => lhs,
                     (ExprKind::None, _) => rhs,
                     _ => return Narrowing::default(),
                 };
-                let (Some(path), Some(Ty::Optional(inner))) =
-                    (path_of(subject), self.path_type(cx, subject))
-                else {
+                let (Some(path), Some(Ty::Optional(inner))) = (path_of(subject), self.path_type(cx, subject)) else {
                     return Narrowing::default();
                 };
                 let entry = vec![(path, *inner)];
                 if *op == BinaryOp::Ne {
-                    Narrowing {
-                        when_true: entry,
-                        when_false: Vec::new(),
-                    }
+                    Narrowing { when_true: entry, when_false: Vec::new() }
                 } else {
-                    Narrowing {
-                        when_true: Vec::new(),
-                        when_false: entry,
-                    }
+                    Narrowing { when_true: Vec::new(), when_false: entry }
                 }
             }
             _ => Narrowing::default(),
@@ -1530,16 +1211,13 @@ impl Checker<'_> {
     /// The type of a name or field path, without reporting anything.
     pub(crate) fn path_type(&self, cx: &Cx, expr: &Expr) -> Option<Ty> {
         if let Some(path) = path_of(expr)
-            && let Some(narrowed) = cx.narrowed(&path) {
-                return Some(narrowed.clone());
-            }
+            && let Some(narrowed) = cx.narrowed(&path)
+        {
+            return Some(narrowed.clone());
+        }
         match &expr.kind {
             ExprKind::Name(name) => cx.peek(&name.name).map(|local| local.ty.clone()),
-            ExprKind::Field {
-                base,
-                name,
-                optional,
-            } => {
+            ExprKind::Field { base, name, optional } => {
                 let base_ty = self.path_type(cx, base)?;
                 let (record_ty, wrap) = match (&base_ty, optional) {
                     (Ty::Optional(inner), true) => ((**inner).clone(), true),
@@ -1557,15 +1235,25 @@ impl Checker<'_> {
     }
 }
 
+/// Whether `expr` ends a chain that contains `?.` (`a?.b`, `a?.b.c`, `a?.b.f()`):
+/// what follows it in the chain is skipped when the chain met none.
+pub(crate) fn in_optional_chain(expr: &Expr) -> bool {
+    match &expr.kind {
+        ExprKind::Field { optional: true, .. } => true,
+        ExprKind::Field { base, .. } | ExprKind::Index { base, .. } => in_optional_chain(base),
+        ExprKind::Call { callee, .. } => match &callee.kind {
+            ExprKind::Field { base, optional, .. } => *optional || in_optional_chain(base),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// `o.shipping.city` for a path of names and fields; `None` for anything else.
 pub(crate) fn path_of(expr: &Expr) -> Option<String> {
     match &expr.kind {
         ExprKind::Name(name) => Some(name.name.clone()),
-        ExprKind::Field {
-            base,
-            name,
-            optional: false,
-        } => path_of(base).map(|base| format!("{base}.{}", name.name)),
+        ExprKind::Field { base, name, optional: false } => path_of(base).map(|base| format!("{base}.{}", name.name)),
         ExprKind::Paren(inner) => path_of(inner),
         _ => None,
     }

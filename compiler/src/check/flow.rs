@@ -12,9 +12,7 @@ use super::types::{FieldDef, RecordDef, RecordId, Ty};
 use super::{Checker, suggest};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::Span;
-use crate::syntax::ast::{
-    self, Block, Catch, CatchTarget, ElseBranch, Expr, ExprKind, FlowItem, Stmt, StmtKind,
-};
+use crate::syntax::ast::{self, Block, Catch, CatchTarget, ElseBranch, Expr, ExprKind, FlowItem, Stmt, StmtKind};
 
 const FLOW_SETTINGS: &[&str] = &["trigger", "batch", "dedupe"];
 const CATCH_ACTIONS: &[&str] = &["skip", "dead_letter", "fail", "ignore"];
@@ -52,11 +50,20 @@ impl Checker<'_> {
         for item in &decl.items {
             match item {
                 FlowItem::State(state) => {
+                    if FLOW_COUNTERS.contains(&state.name.name.as_str()) || state.name.name == "failed" {
+                        self.report(
+                            Diagnostic::new(
+                                Code::ReservedName,
+                                state.name.span,
+                                format!("`{}` is one of the counters tests read after `run`", state.name.name),
+                            )
+                            .label("a state of this name would hide the counter")
+                            .help(format!("rename it, such as `{}_so_far`", state.name.name)),
+                        );
+                    }
                     let ty = self.resolve_type(&state.ty, &[]);
                     self.require_data_type(&ty, state.ty.span, "state");
-                    if let Some((_, _, first)) =
-                        states.iter().find(|(name, _, _)| *name == state.name.name)
-                    {
+                    if let Some((_, _, first)) = states.iter().find(|(name, _, _)| *name == state.name.name) {
                         let first = *first;
                         self.report(
                             Diagnostic::new(
@@ -77,13 +84,9 @@ impl Checker<'_> {
                     if let Some((_, _, first)) = &payload {
                         let first = *first;
                         self.report(
-                            Diagnostic::new(
-                                Code::PayloadMisuse,
-                                declared.name.span,
-                                "a flow has one payload",
-                            )
-                            .label("second payload")
-                            .secondary(first, "first payload"),
+                            Diagnostic::new(Code::PayloadMisuse, declared.name.span, "a flow has one payload")
+                                .label("second payload")
+                                .secondary(first, "first payload"),
                         );
                         continue;
                     }
@@ -95,12 +98,7 @@ impl Checker<'_> {
                 _ => {}
             }
         }
-        let mut record = RecordDef::new(
-            format!("results of {}", decl.name.name),
-            decl.name.span,
-            None,
-            true,
-        );
+        let mut record = RecordDef::new(format!("results of {}", decl.name.name), decl.name.span, None, true);
         for (name, ty, span) in &states {
             let _ = record.push(FieldDef {
                 name: name.clone(),
@@ -121,17 +119,18 @@ impl Checker<'_> {
                 doc: None,
             });
         }
+        let _ = record.push(FieldDef {
+            name: "failed".to_owned(),
+            ty: Ty::Bool,
+            wire: "failed".to_owned(),
+            format: None,
+            span: decl.name.span,
+            doc: None,
+        });
         let result = self.types.add_record(record);
         self.flows.insert(
             decl.name.name.clone(),
-            FlowInfo {
-                name: decl.name.name.clone(),
-                span: decl.name.span,
-                states,
-                payload,
-                trigger,
-                result,
-            },
+            FlowInfo { name: decl.name.name.clone(), span: decl.name.span, states, payload, trigger, result },
         );
     }
 
@@ -144,41 +143,20 @@ impl Checker<'_> {
             return None;
         };
         match phrase.atoms.as_slice() {
-            [
-                Expr {
-                    kind: ExprKind::Name(name),
-                    ..
-                },
-            ] if name.name == "manual" => Some(TriggerKind::Manual),
-            [
-                Expr {
-                    kind: ExprKind::Name(every),
-                    ..
-                },
-                Expr {
-                    kind: ExprKind::Quantity(quantity),
-                    span,
-                },
-            ] if every.name == "every" => super::literals::duration_ms(
-                quantity,
-                &Expr {
-                    kind: ExprKind::Quantity(quantity.clone()),
-                    span: *span,
-                },
-            )
-            .ok()
-            .map(TriggerKind::Every),
-            [
-                Expr {
-                    kind: ExprKind::Call { callee, args, .. },
-                    ..
-                },
-            ] => match &callee.kind {
+            [Expr { kind: ExprKind::Name(name), .. }] if name.name == "manual" => Some(TriggerKind::Manual),
+            [Expr { kind: ExprKind::Name(every), .. }, Expr { kind: ExprKind::Quantity(quantity), span }]
+                if every.name == "every" =>
+            {
+                super::literals::duration_ms(
+                    quantity,
+                    &Expr { kind: ExprKind::Quantity(quantity.clone()), span: *span },
+                )
+                .ok()
+                .map(TriggerKind::Every)
+            }
+            [Expr { kind: ExprKind::Call { callee, args, .. }, .. }] => match &callee.kind {
                 ExprKind::Name(name) if name.name == "webhook" => Some(TriggerKind::Webhook),
-                ExprKind::Name(name) if name.name == "cron" => match args
-                    .first()
-                    .map(|arg| &arg.value.kind)
-                {
+                ExprKind::Name(name) if name.name == "cron" => match args.first().map(|arg| &arg.value.kind) {
                     Some(ExprKind::String(literal)) => literal.as_plain().map(TriggerKind::Cron),
                     _ => None,
                 },
@@ -220,9 +198,9 @@ impl Checker<'_> {
                 "dedupe" => dedupe = Some(clause),
                 other => {
                     let note = match other {
-                        "policy" | "timeout" | "retry" => Some(
-                            "policies apply to apis and endpoints: name one with `policy:` in the api",
-                        ),
+                        "policy" | "timeout" | "retry" => {
+                            Some("policies apply to apis and endpoints: name one with `policy:` in the api")
+                        }
                         "schedule" | "every" | "cron" | "webhook" => Some(
                             "schedules and webhooks are written `trigger: every 5m`, `trigger: cron(\"...\")` or `trigger: webhook(...)`",
                         ),
@@ -243,13 +221,9 @@ impl Checker<'_> {
             (Some((name, _, span)), false) if trigger_seen => {
                 let _ = name;
                 self.report(
-                    Diagnostic::new(
-                        Code::PayloadMisuse,
-                        *span,
-                        "only webhook flows have a payload",
-                    )
-                    .label("nothing delivers a payload to this flow")
-                    .help("use `trigger: webhook(...)`, or remove the payload"),
+                    Diagnostic::new(Code::PayloadMisuse, *span, "only webhook flows have a payload")
+                        .label("nothing delivers a payload to this flow")
+                        .help("use `trigger: webhook(...)`, or remove the payload"),
                 );
             }
             (None, true) => {
@@ -268,10 +242,8 @@ impl Checker<'_> {
         // State first (its initial values see no other state), then the payload.
         for item in &decl.items {
             if let FlowItem::State(state) = item {
-                let Some((_, ty, _)) = info
-                    .states
-                    .iter()
-                    .find(|(name, _, span)| *name == state.name.name && *span == state.name.span)
+                let Some((_, ty, _)) =
+                    info.states.iter().find(|(name, _, span)| *name == state.name.name && *span == state.name.span)
                 else {
                     continue;
                 };
@@ -294,25 +266,18 @@ impl Checker<'_> {
         // A second payload was reported; declare it anyway so its uses are not reported again.
         for item in &decl.items {
             if let FlowItem::Payload(extra) = item
-                && info
-                    .payload
-                    .as_ref()
-                    .is_some_and(|(_, _, span)| *span != extra.name.span)
-                {
-                    let ty = self.resolve_type(&extra.ty, &[]);
-                    cx.declare(&extra.name.name, ty, extra.name.span, LocalKind::Implicit);
-                }
+                && info.payload.as_ref().is_some_and(|(_, _, span)| *span != extra.name.span)
+            {
+                let ty = self.resolve_type(&extra.ty, &[]);
+                cx.declare(&extra.name.name, ty, extra.name.span, LocalKind::Implicit);
+            }
         }
         if let Some(clause) = dedupe {
             if !webhook {
                 self.report(
-                    Diagnostic::new(
-                        Code::MisplacedClause,
-                        clause.key.span,
-                        "`dedupe:` applies to webhook flows",
-                    )
-                    .label("there are no events to deduplicate")
-                    .help("deduplicate records in a loop with `for x in ... dedupe x.id { ... }`"),
+                    Diagnostic::new(Code::MisplacedClause, clause.key.span, "`dedupe:` applies to webhook flows")
+                        .label("there are no events to deduplicate")
+                        .help("deduplicate records in a loop with `for x in ... dedupe x.id { ... }`"),
                 );
             } else if let Some(value) = self.setting_of(clause) {
                 match value.single() {
@@ -346,8 +311,7 @@ impl Checker<'_> {
         let Some(value) = self.setting_of(clause) else {
             return false;
         };
-        let usage =
-            "`every 5m`, `cron(\"0 */5 * * * *\")`, `webhook(path: \"/hooks/name\")` or `manual`";
+        let usage = "`every 5m`, `cron(\"0 */5 * * * *\")`, `webhook(path: \"/hooks/name\")` or `manual`";
         let [phrase] = value.phrases.as_slice() else {
             self.report(
                 Diagnostic::new(Code::InvalidTrigger, value.span, "a flow has one trigger")
@@ -356,44 +320,20 @@ impl Checker<'_> {
             return false;
         };
         match phrase.atoms.as_slice() {
-            [
-                Expr {
-                    kind: ExprKind::Name(name),
-                    ..
-                },
-            ] if name.name == "manual" => false,
-            [
-                Expr {
-                    kind: ExprKind::Name(every),
-                    ..
-                },
-                interval,
-            ] if every.name == "every" => {
+            [Expr { kind: ExprKind::Name(name), .. }] if name.name == "manual" => false,
+            [Expr { kind: ExprKind::Name(every), .. }, interval] if every.name == "every" => {
                 if let Some(ms) = self.duration_value(interval)
-                    && ms < 1_000 {
-                        self.report(
-                            Diagnostic::new(
-                                Code::InvalidTrigger,
-                                interval.span,
-                                "a schedule runs at most once a second",
-                            )
+                    && ms < 1_000
+                {
+                    self.report(
+                        Diagnostic::new(Code::InvalidTrigger, interval.span, "a schedule runs at most once a second")
                             .label("shorter than 1s")
                             .help("use a webhook for events that need a faster reaction"),
-                        );
-                    }
+                    );
+                }
                 false
             }
-            [
-                call @ Expr {
-                    kind:
-                        ExprKind::Call {
-                            callee,
-                            args,
-                            args_span,
-                        },
-                    ..
-                },
-            ] => match &callee.kind {
+            [call @ Expr { kind: ExprKind::Call { callee, args, args_span }, .. }] => match &callee.kind {
                 ExprKind::Name(name) if name.name == "cron" => {
                     self.cron(call, args, *args_span);
                     false
@@ -414,13 +354,7 @@ impl Checker<'_> {
                     false
                 }
             },
-            [
-                Expr {
-                    kind: ExprKind::Name(name),
-                    ..
-                },
-                ..,
-            ] if name.name != "every" => {
+            [Expr { kind: ExprKind::Name(name), .. }, ..] if name.name != "every" => {
                 self.unknown_trigger(name);
                 false
             }
@@ -435,21 +369,16 @@ impl Checker<'_> {
     }
 
     fn unknown_trigger(&mut self, name: &ast::Ident) {
-        let mut diagnostic = Diagnostic::new(
-            Code::InvalidTrigger,
-            name.span,
-            format!("unknown trigger `{}`", name.name),
-        )
-        .label("expected `every`, `cron`, `webhook` or `manual`");
+        let mut diagnostic =
+            Diagnostic::new(Code::InvalidTrigger, name.span, format!("unknown trigger `{}`", name.name))
+                .label("expected `every`, `cron`, `webhook` or `manual`");
         let alias = match name.name.as_str() {
             "schedule" | "interval" => Some("every"),
             "on_demand" | "ondemand" | "demand" => Some("manual"),
             "hook" => Some("webhook"),
             _ => None,
         };
-        if let Some(best) =
-            alias.or_else(|| suggest::best(&name.name, ["every", "cron", "webhook", "manual"]))
-        {
+        if let Some(best) = alias.or_else(|| suggest::best(&name.name, ["every", "cron", "webhook", "manual"])) {
             diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), name.span, best);
         }
         self.report(diagnostic);
@@ -465,23 +394,15 @@ impl Checker<'_> {
         };
         let ExprKind::String(literal) = &arg.value.kind else {
             self.report(
-                Diagnostic::new(
-                    Code::InvalidCron,
-                    arg.value.span,
-                    "a cron expression is a string",
-                )
-                .label("expected a string"),
+                Diagnostic::new(Code::InvalidCron, arg.value.span, "a cron expression is a string")
+                    .label("expected a string"),
             );
             return;
         };
         let Some(text) = literal.as_plain() else {
             self.report(
-                Diagnostic::new(
-                    Code::InvalidCron,
-                    arg.value.span,
-                    "a cron expression cannot interpolate",
-                )
-                .label("write it out"),
+                Diagnostic::new(Code::InvalidCron, arg.value.span, "a cron expression cannot interpolate")
+                    .label("write it out"),
             );
             return;
         };
@@ -500,11 +421,7 @@ impl Checker<'_> {
             return;
         }
         let parsed = croner::parser::CronParser::builder()
-            .seconds(if fields == 6 {
-                croner::parser::Seconds::Required
-            } else {
-                croner::parser::Seconds::Disallowed
-            })
+            .seconds(if fields == 6 { croner::parser::Seconds::Required } else { croner::parser::Seconds::Disallowed })
             .year(croner::parser::Year::Disallowed)
             .build()
             .parse(&text);
@@ -526,24 +443,16 @@ impl Checker<'_> {
                 None if position == 0 => "path",
                 None => {
                     self.report(
-                        Diagnostic::new(
-                            Code::InvalidTrigger,
-                            arg.span,
-                            "name this argument of `webhook`",
-                        )
-                        .label("expected `name: value`"),
+                        Diagnostic::new(Code::InvalidTrigger, arg.span, "name this argument of `webhook`")
+                            .label("expected `name: value`"),
                     );
                     continue;
                 }
             };
             if seen.contains(&name) {
                 self.report(
-                    Diagnostic::new(
-                        Code::DuplicateMember,
-                        arg.span,
-                        format!("`{name}` is given twice"),
-                    )
-                    .label("already given"),
+                    Diagnostic::new(Code::DuplicateMember, arg.span, format!("`{name}` is given twice"))
+                        .label("already given"),
                 );
                 continue;
             }
@@ -561,34 +470,46 @@ impl Checker<'_> {
                             )
                             .label("expected a path such as \"/hooks/github\""),
                         );
+                    } else if let ExprKind::String(literal) = &arg.value.kind
+                        && let Some(path) = literal.as_plain()
+                    {
+                        match self.webhook_paths.get(&path) {
+                            Some(first) => {
+                                let first = *first;
+                                self.report(
+                                    Diagnostic::new(
+                                        Code::InvalidTrigger,
+                                        arg.value.span,
+                                        format!("two webhook flows listen on `{path}`"),
+                                    )
+                                    .label("this path is taken")
+                                    .secondary(first, "by this flow's trigger")
+                                    .help("give each webhook flow its own path"),
+                                );
+                            }
+                            None => {
+                                self.webhook_paths.insert(path, arg.value.span);
+                            }
+                        }
                     }
                 }
                 "signature" => self.check_signature_scheme(&arg.value),
                 "max_body" => match &arg.value.kind {
-                    ExprKind::Quantity(quantity) => {
-                        match super::literals::size_bytes(quantity, &arg.value) {
-                            Ok(0) => self.report(
-                                Diagnostic::new(
-                                    Code::InvalidSize,
-                                    arg.value.span,
-                                    "a body limit of zero",
-                                )
+                    ExprKind::Quantity(quantity) => match super::literals::size_bytes(quantity, &arg.value) {
+                        Ok(0) => self.report(
+                            Diagnostic::new(Code::InvalidSize, arg.value.span, "a body limit of zero")
                                 .label("every event would be rejected"),
-                            ),
-                            Ok(_) => {}
-                            Err(diagnostic) => self.report(diagnostic),
-                        }
-                    }
+                        ),
+                        Ok(_) => {}
+                        Err(diagnostic) => self.report(diagnostic),
+                    },
                     _ => self.report(
                         Diagnostic::new(Code::InvalidSize, arg.value.span, "`max_body` is a size")
                             .label("expected a size such as `1MB`"),
                     ),
                 },
                 other => {
-                    let key = arg.name.clone().unwrap_or_else(|| ast::Ident {
-                        name: other.to_owned(),
-                        span: arg.span,
-                    });
+                    let key = arg.name.clone().unwrap_or_else(|| ast::Ident { name: other.to_owned(), span: arg.span });
                     let mut diagnostic = Diagnostic::new(
                         Code::InvalidTrigger,
                         key.span,
@@ -598,8 +519,7 @@ impl Checker<'_> {
                     if let Some(best) = suggest::best(other, ["path", "signature", "max_body"]) {
                         diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), key.span, best);
                     } else {
-                        diagnostic = diagnostic
-                            .note("its parameters are `path`, `signature` and `max_body`");
+                        diagnostic = diagnostic.note("its parameters are `path`, `signature` and `max_body`");
                     }
                     self.report(diagnostic);
                 }
@@ -612,48 +532,62 @@ impl Checker<'_> {
                     .help("write `webhook(path: \"/hooks/name\", signature: ...)`"),
             );
         }
+        if !seen.contains(&"signature") {
+            self.report(
+                Diagnostic::new(Code::InvalidSignatureScheme, args_span, "`webhook` needs a `signature`")
+                    .label("anyone who finds the URL could send events")
+                    .help("verify the sender: `signature: github(secret: hook_secret)`, `hmac(...)`, `stripe(...)`, `standard_webhooks(...)`, or write `signature: none` to accept unsigned events"),
+            );
+        }
     }
 
     /// A key for deduplication: a scalar.
     fn require_key(&mut self, ty: &Ty, span: Span, what: &str) {
         if !(ty.is_scalar() || matches!(ty, Ty::Error | Ty::Json)) {
             let shown = self.show(ty);
-            let code = if ty.is_optional() {
-                Code::OptionalNotUnwrapped
-            } else {
-                Code::TypeMismatch
-            };
+            let code = if ty.is_optional() { Code::OptionalNotUnwrapped } else { Code::TypeMismatch };
             self.report(
-                Diagnostic::new(
-                    code,
-                    span,
-                    format!("{what} must be a string, number or other scalar, not `{shown}`"),
-                )
-                .label("cannot be used as a key")
-                .help("use an id field of the record"),
+                Diagnostic::new(code, span, format!("{what} must be a string, number or other scalar, not `{shown}`"))
+                    .label("cannot be used as a key")
+                    .help("use an id field of the record"),
             );
         }
     }
 
     pub(crate) fn check_statements(&mut self, cx: &mut Cx, statements: &[&Stmt]) {
+        let mark = cx.narrowing_mark();
         let mut ended: Option<Span> = None;
         for statement in statements {
             if let Some(end) = ended.take() {
                 self.report(
-                    Diagnostic::new(
-                        Code::UnreachableCode,
-                        statement.span,
-                        "unreachable statement",
-                    )
-                    .label("this never runs")
-                    .secondary(end, "the record's processing ends here"),
+                    Diagnostic::new(Code::UnreachableCode, statement.span, "unreachable statement")
+                        .label("this never runs")
+                        .secondary(end, "the record's processing ends here"),
                 );
             }
             self.check_statement(cx, statement);
-            if matches!(statement.kind, StmtKind::Skip | StmtKind::Fail(_)) {
+            if diverges(statement) {
                 ended = Some(statement.span);
+            } else if let StmtKind::If(if_statement) = &statement.kind {
+                // `if o.email == none { skip }`: below it, `o.email` is not none.
+                let then_ends = block_diverges(&if_statement.then_block);
+                let else_ends = match &if_statement.else_branch {
+                    Some(ElseBranch::Block(block)) => block_diverges(block),
+                    Some(ElseBranch::If(nested)) => diverges(nested),
+                    None => false,
+                };
+                let narrowing = self.narrowing(cx, &if_statement.condition);
+                let survivors = match (then_ends, else_ends) {
+                    (true, false) => narrowing.when_false,
+                    (false, true) => narrowing.when_true,
+                    _ => Vec::new(),
+                };
+                for (path, ty) in survivors {
+                    cx.narrow(path, ty);
+                }
             }
         }
+        cx.restore_narrowing(mark);
     }
 
     fn check_block(&mut self, cx: &mut Cx, block: &Block) {
@@ -664,15 +598,25 @@ impl Checker<'_> {
     }
 
     fn check_statement(&mut self, cx: &mut Cx, statement: &Stmt) {
+        crate::with_stack(|| self.check_statement_inner(cx, statement))
+    }
+
+    fn check_statement_inner(&mut self, cx: &mut Cx, statement: &Stmt) {
         match &statement.kind {
             StmtKind::Let(statement) => {
                 self.check_let(cx, statement);
                 if let Some(catch) = &statement.catch {
                     for arm in catch.arms.iter().filter(|arm| arm.action.name == "ignore") {
                         self.report(
-                            Diagnostic::new(Code::InvalidCatch, arm.action.span, format!("`ignore` cannot give `{}` a value", statement.name.name))
-                                .label("the call's result is needed below")
-                                .help("use `skip`, `dead_letter` or `fail`; `ignore` is for calls whose result is not used"),
+                            Diagnostic::new(
+                                Code::InvalidCatch,
+                                arm.action.span,
+                                format!("`ignore` cannot give `{}` a value", statement.name.name),
+                            )
+                            .label("the call's result is needed below")
+                            .help(
+                                "use `skip`, `dead_letter` or `fail`; `ignore` is for calls whose result is not used",
+                            ),
                         );
                     }
                 }
@@ -688,10 +632,7 @@ impl Checker<'_> {
                             Diagnostic::new(
                                 Code::OptionalNotUnwrapped,
                                 for_statement.iterable.span,
-                                format!(
-                                    "cannot loop over `{}`: it may be none",
-                                    self.show(&iterable_ty)
-                                ),
+                                format!("cannot loop over `{}`: it may be none", self.show(&iterable_ty)),
                             )
                             .label("this may be none")
                             .help("loop over `xs ?? []`")
@@ -713,23 +654,19 @@ impl Checker<'_> {
                         .label(format!("this is `{shown}`"));
                         if let ExprKind::Call { callee, .. } = &for_statement.iterable.kind
                             && let ExprKind::Field { base, name, .. } = &callee.kind
-                                && self.api_named(cx, base).is_some() {
-                                    diagnostic = diagnostic.help(format!(
+                            && self.api_named(cx, base).is_some()
+                        {
+                            diagnostic = diagnostic.help(format!(
                                         "`{}` returns one `{shown}`: call it without a loop, or declare it `-> stream T` if it is paginated",
                                         name.name
                                     ));
-                                }
+                        }
                         self.report(diagnostic);
                         Ty::Error
                     }
                 };
                 cx.push();
-                cx.declare(
-                    &for_statement.binding.name,
-                    element,
-                    for_statement.binding.span,
-                    LocalKind::ForBinding,
-                );
+                cx.declare(&for_statement.binding.name, element, for_statement.binding.span, LocalKind::ForBinding);
                 let mark = cx.narrowing_mark();
                 if let Some(filter) = &for_statement.filter {
                     let filter_ty = self.check_expr(cx, filter, Some(&Ty::Bool));
@@ -754,7 +691,9 @@ impl Checker<'_> {
                     self.report(
                         Diagnostic::new(Code::SkipOutsideLoop, statement.span, "`skip` outside a `for` loop")
                             .label("there is no record to skip")
-                            .help("`skip` ends the current record of a `for` loop; to stop the run, use `fail \"why\"`"),
+                            .help(
+                                "`skip` ends the current record of a `for` loop; to stop the run, use `fail \"why\"`",
+                            ),
                     );
                 }
             }
@@ -777,6 +716,8 @@ impl Checker<'_> {
                 let local = cx.peek(&target.name).cloned();
                 match local {
                     Some(local) if local.kind == LocalKind::State => {
+                        // State is persisted: writing it is a use.
+                        cx.lookup(&target.name);
                         let ty = self.check_expr(cx, value, Some(&local.ty));
                         if !self.fits(cx, &ty, &local.ty) {
                             let (expected, actual) = (self.show(&local.ty), self.show(&ty));
@@ -784,16 +725,10 @@ impl Checker<'_> {
                                 Diagnostic::new(
                                     Code::StateTypeMismatch,
                                     value.span,
-                                    format!(
-                                        "state `{}` is `{expected}`, but this is `{actual}`",
-                                        target.name
-                                    ),
+                                    format!("state `{}` is `{expected}`, but this is `{actual}`", target.name),
                                 )
                                 .label(format!("expected `{expected}`"))
-                                .secondary(
-                                    local.span,
-                                    format!("`{}` is declared as `{expected}` here", target.name),
-                                ),
+                                .secondary(local.span, format!("`{}` is declared as `{expected}` here", target.name)),
                             );
                         }
                         cx.forget_narrowing(&target.name);
@@ -826,17 +761,15 @@ impl Checker<'_> {
                         )
                         .label("unknown state");
                         let states: Vec<String> = cx.names();
-                        if let Some(best) =
-                            suggest::best(&target.name, states.iter().map(String::as_str))
-                        {
-                            diagnostic = diagnostic
-                                .help(format!("did you mean `{best}`?"))
-                                .maybe_fix(format!("use `{best}`"), target.span, best);
+                        if let Some(best) = suggest::best(&target.name, states.iter().map(String::as_str)) {
+                            diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                                format!("use `{best}`"),
+                                target.span,
+                                best,
+                            );
                         } else {
-                            diagnostic = diagnostic.help(format!(
-                                "declare it in the flow: `state {}: Type = initial`",
-                                target.name
-                            ));
+                            diagnostic = diagnostic
+                                .help(format!("declare it in the flow: `state {}: Type = initial`", target.name));
                         }
                         self.report(diagnostic);
                     }
@@ -850,38 +783,22 @@ impl Checker<'_> {
                 let is_call = matches!(expr.kind, ExprKind::Call { .. });
                 if !is_call && !ty.is_error() {
                     self.report(
-                        Diagnostic::new(
-                            Code::UselessExpression,
-                            expr.span,
-                            "this expression has no effect",
-                        )
-                        .label("its value is never used")
-                        .help("bind it with `let`, assign it to state, or remove it"),
+                        Diagnostic::new(Code::UselessExpression, expr.span, "this expression has no effect")
+                            .label("its value is never used")
+                            .help("bind it with `let`, assign it to state, or remove it"),
                     );
-                } else if is_call
-                    && !self.is_endpoint_call(cx, expr)
-                    && !ty.is_error()
-                    && !matches!(ty, Ty::Unit)
-                {
+                } else if is_call && !self.is_endpoint_call(cx, expr) && !ty.is_error() && !matches!(ty, Ty::Unit) {
                     self.report(
-                        Diagnostic::new(
-                            Code::UselessExpression,
-                            expr.span,
-                            "the result of this call is never used",
-                        )
-                        .label("functions and maps have no side effects")
-                        .help("bind the result with `let`, or pass it to an endpoint"),
+                        Diagnostic::new(Code::UselessExpression, expr.span, "the result of this call is never used")
+                            .label("functions and maps have no side effects")
+                            .help("bind the result with `let`, or pass it to an endpoint"),
                     );
                 }
                 if let Ty::Stream(_) = ty {
                     self.report(
-                        Diagnostic::new(
-                            Code::UselessExpression,
-                            expr.span,
-                            "a stream that is never read",
-                        )
-                        .label("nothing is fetched until a `for` loop reads it")
-                        .help("loop over it: `for record in ... { }`"),
+                        Diagnostic::new(Code::UselessExpression, expr.span, "a stream that is never read")
+                            .label("nothing is fetched until a `for` loop reads it")
+                            .help("loop over it: `for record in ... { }`"),
                     );
                 }
             }
@@ -899,12 +816,7 @@ impl Checker<'_> {
 
     fn check_if(&mut self, cx: &mut Cx, statement: &ast::IfStmt) {
         let condition_ty = self.check_expr(cx, &statement.condition, Some(&Ty::Bool));
-        self.expect_assignable(
-            &condition_ty,
-            &Ty::Bool,
-            statement.condition.span,
-            "an `if` condition",
-        );
+        self.expect_assignable(&condition_ty, &Ty::Bool, statement.condition.span, "an `if` condition");
         let narrowing = self.narrowing(cx, &statement.condition);
         let mark = cx.narrowing_mark();
         for (path, ty) in narrowing.when_true {
@@ -935,22 +847,18 @@ impl Checker<'_> {
     pub(crate) fn check_catch(&mut self, cx: &mut Cx, call: &Expr, catch: &Catch) {
         let called = match &call.kind {
             ExprKind::Call { callee, .. } => match &callee.kind {
-                ExprKind::Field { base, name, .. } => self
-                    .api_named(cx, base)
-                    .map(|api| (api, self.apis[api].endpoint(&name.name))),
+                ExprKind::Field { base, name, .. } => {
+                    self.api_named(cx, base).map(|api| (api, self.apis[api].endpoint(&name.name)))
+                }
                 _ => None,
             },
             _ => None,
         };
         let Some((api, endpoint)) = called else {
             self.report(
-                Diagnostic::new(
-                    Code::InvalidCatch,
-                    catch.span,
-                    "`catch` applies to endpoint calls",
-                )
-                .label("nothing here can fail with an api error")
-                .secondary(call.span, "this is not an endpoint call"),
+                Diagnostic::new(Code::InvalidCatch, catch.span, "`catch` applies to endpoint calls")
+                    .label("nothing here can fail with an api error")
+                    .secondary(call.span, "this is not an endpoint call"),
             );
             return;
         };
@@ -969,33 +877,25 @@ impl Checker<'_> {
             }
             match &arm.target {
                 CatchTarget::Wildcard(span) => wildcard = Some(*span),
-                CatchTarget::Error {
-                    api: qualifier,
-                    name,
-                } => {
+                CatchTarget::Error { api: qualifier, name } => {
                     if let Some(qualifier) = qualifier
-                        && qualifier.name != api_name {
-                            self.report(
-                                Diagnostic::new(
-                                    Code::UnknownErrorName,
-                                    qualifier.span,
-                                    format!(
-                                        "this call is to `{api_name}`, not `{}`",
-                                        qualifier.name
-                                    ),
-                                )
-                                .label(format!(
-                                    "errors of `{}` cannot come from this call",
-                                    qualifier.name
-                                ))
-                                .maybe_fix(
-                                    format!("use `{api_name}`"),
-                                    qualifier.span,
-                                    api_name.clone(),
-                                ),
-                            );
-                            continue;
-                        }
+                        && qualifier.name != api_name
+                    {
+                        self.report(
+                            Diagnostic::new(
+                                Code::UnknownErrorName,
+                                qualifier.span,
+                                format!("this call is to `{api_name}`, not `{}`", qualifier.name),
+                            )
+                            .label(format!("errors of `{}` cannot come from this call", qualifier.name))
+                            .maybe_fix(
+                                format!("use `{api_name}`"),
+                                qualifier.span,
+                                api_name.clone(),
+                            ),
+                        );
+                        continue;
+                    }
                     if !names.contains(&name.name) {
                         let mut diagnostic = Diagnostic::new(
                             Code::UnknownErrorName,
@@ -1003,27 +903,21 @@ impl Checker<'_> {
                             format!("`{api_name}` has no error `{}`", name.name),
                         )
                         .label("unknown error name");
-                        if let Some(best) =
-                            suggest::best(&name.name, names.iter().map(String::as_str))
-                        {
-                            diagnostic = diagnostic
-                                .help(format!("did you mean `{best}`?"))
-                                .maybe_fix(format!("use `{best}`"), name.span, best);
+                        if let Some(best) = suggest::best(&name.name, names.iter().map(String::as_str)) {
+                            diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                                format!("use `{best}`"),
+                                name.span,
+                                best,
+                            );
                         } else {
                             diagnostic = diagnostic
                                 .note(format!(
                                     "its errors are {}",
                                     super::decls::join_words(
-                                        &names
-                                            .iter()
-                                            .map(|name| format!("`{name}`"))
-                                            .collect::<Vec<_>>()
+                                        &names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>()
                                     )
                                 ))
-                                .help(format!(
-                                    "name statuses in the api: `errors {{ 409 => {} }}`",
-                                    name.name
-                                ));
+                                .help(format!("name statuses in the api: `errors {{ 409 => {} }}`", name.name));
                         }
                         self.report(diagnostic);
                         continue;
@@ -1055,11 +949,8 @@ impl Checker<'_> {
                     "abort" | "error" | "stop" => Some("fail"),
                     _ => None,
                 };
-                if let Some(best) =
-                    alias.or_else(|| suggest::best(&arm.action.name, CATCH_ACTIONS.iter().copied()))
-                {
-                    diagnostic =
-                        diagnostic.maybe_fix(format!("use `{best}`"), arm.action.span, best);
+                if let Some(best) = alias.or_else(|| suggest::best(&arm.action.name, CATCH_ACTIONS.iter().copied())) {
+                    diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), arm.action.span, best);
                 }
                 self.report(diagnostic);
             } else if arm.action.name == "skip" && cx.loops == 0 {
@@ -1071,4 +962,24 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// Whether a statement never lets the statements after it run.
+fn diverges(statement: &Stmt) -> bool {
+    match &statement.kind {
+        StmtKind::Skip | StmtKind::Fail(_) => true,
+        StmtKind::If(if_statement) => {
+            block_diverges(&if_statement.then_block)
+                && match &if_statement.else_branch {
+                    Some(ElseBranch::Block(block)) => block_diverges(block),
+                    Some(ElseBranch::If(nested)) => diverges(nested),
+                    None => false,
+                }
+        }
+        _ => false,
+    }
+}
+
+fn block_diverges(block: &Block) -> bool {
+    block.stmts.last().is_some_and(diverges)
 }

@@ -8,13 +8,8 @@ use crate::check::suggest;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::syntax::ast::{Expr, ExprKind, Quantity};
 
-pub const DURATION_UNITS: &[(&str, u64)] = &[
-    ("ms", 1),
-    ("s", 1_000),
-    ("m", 60_000),
-    ("h", 3_600_000),
-    ("d", 86_400_000),
-];
+pub const DURATION_UNITS: &[(&str, u64)] =
+    &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)];
 pub const SIZE_UNITS: &[(&str, u64)] = &[
     ("B", 1),
     ("KB", 1_000),
@@ -30,6 +25,8 @@ pub const SIZE_UNITS: &[(&str, u64)] = &[
 pub enum StatusPattern {
     Code(u16),
     Class(u16),
+    /// `_`: every status outside 2xx.
+    Any,
 }
 
 impl StatusPattern {
@@ -37,6 +34,7 @@ impl StatusPattern {
         match self {
             StatusPattern::Code(code) => code == status,
             StatusPattern::Class(class) => status / 100 == class,
+            StatusPattern::Any => !(200..300).contains(&status),
         }
     }
 
@@ -47,6 +45,8 @@ impl StatusPattern {
             (StatusPattern::Code(a), StatusPattern::Class(b)) => a / 100 == b,
             (StatusPattern::Class(a), StatusPattern::Class(b)) => a == b,
             (StatusPattern::Class(_), StatusPattern::Code(_)) => false,
+            (_, StatusPattern::Any) => true,
+            (StatusPattern::Any, _) => false,
         }
     }
 }
@@ -56,24 +56,18 @@ impl std::fmt::Display for StatusPattern {
         match self {
             StatusPattern::Code(code) => write!(formatter, "{code}"),
             StatusPattern::Class(class) => write!(formatter, "{class}xx"),
+            StatusPattern::Any => formatter.write_str("_"),
         }
     }
 }
 
 fn whole_number(text: &str) -> Option<u64> {
-    if text.contains('.') {
-        None
-    } else {
-        text.parse().ok()
-    }
+    if text.contains('.') { None } else { text.parse().ok() }
 }
 
 /// Milliseconds of a duration quantity such as `10s` or `1.5s`.
 pub fn duration_ms(quantity: &Quantity, whole: &Expr) -> Result<u64, Diagnostic> {
-    let Some(&(_, factor)) = DURATION_UNITS
-        .iter()
-        .find(|(unit, _)| *unit == quantity.unit)
-    else {
+    let Some(&(_, factor)) = DURATION_UNITS.iter().find(|(unit, _)| *unit == quantity.unit) else {
         let mut diagnostic = Diagnostic::new(
             Code::InvalidDuration,
             quantity.unit_span,
@@ -91,29 +85,25 @@ pub fn duration_ms(quantity: &Quantity, whole: &Expr) -> Result<u64, Diagnostic>
             _ => None,
         };
         if let Some(best) = alias.or_else(|| suggest::best(&quantity.unit, units)) {
-            diagnostic = diagnostic
-                .help(format!("did you mean `{}{best}`?", quantity.number))
-                .maybe_fix(format!("write `{best}`"), quantity.unit_span, best);
+            diagnostic = diagnostic.help(format!("did you mean `{}{best}`?", quantity.number)).maybe_fix(
+                format!("write `{best}`"),
+                quantity.unit_span,
+                best,
+            );
         }
         return Err(diagnostic);
     };
     let value: f64 = quantity.number.parse().unwrap_or(f64::NAN);
     let millis = value * factor as f64;
     if !millis.is_finite() || millis > 1e15 {
-        return Err(
-            Diagnostic::new(Code::InvalidDuration, whole.span, "duration out of range")
-                .label("longer than any duration integ can wait")
-                .help("durations must be shorter than about 30,000 years"),
-        );
+        return Err(Diagnostic::new(Code::InvalidDuration, whole.span, "duration out of range")
+            .label("longer than any duration integ can wait")
+            .help("durations must be shorter than about 30,000 years"));
     }
     if millis.fract() != 0.0 {
-        return Err(Diagnostic::new(
-            Code::InvalidDuration,
-            whole.span,
-            "duration finer than a millisecond",
-        )
-        .label("durations are whole milliseconds")
-        .help("write it in milliseconds, such as `1500ms`"));
+        return Err(Diagnostic::new(Code::InvalidDuration, whole.span, "duration finer than a millisecond")
+            .label("durations are whole milliseconds")
+            .help("write it in milliseconds, such as `1500ms`"));
     }
     Ok(millis as u64)
 }
@@ -121,13 +111,10 @@ pub fn duration_ms(quantity: &Quantity, whole: &Expr) -> Result<u64, Diagnostic>
 /// Bytes of a size quantity such as `1MB`.
 pub fn size_bytes(quantity: &Quantity, whole: &Expr) -> Result<u64, Diagnostic> {
     let Some(&(_, factor)) = SIZE_UNITS.iter().find(|(unit, _)| *unit == quantity.unit) else {
-        let mut diagnostic = Diagnostic::new(
-            Code::InvalidSize,
-            quantity.unit_span,
-            format!("unknown size unit `{}`", quantity.unit),
-        )
-        .label("not a size unit")
-        .note("sizes are written `512B`, `64KB`, `1MB`, `1GB`, `1KiB`, `1MiB` or `1GiB`");
+        let mut diagnostic =
+            Diagnostic::new(Code::InvalidSize, quantity.unit_span, format!("unknown size unit `{}`", quantity.unit))
+                .label("not a size unit")
+                .note("sizes are written `512B`, `64KB`, `1MB`, `1GB`, `1KiB`, `1MiB` or `1GiB`");
         if let Some(best) = SIZE_UNITS
             .iter()
             .map(|(unit, _)| *unit)
@@ -139,17 +126,12 @@ pub fn size_bytes(quantity: &Quantity, whole: &Expr) -> Result<u64, Diagnostic> 
         return Err(diagnostic);
     };
     let Some(number) = whole_number(&quantity.number) else {
-        return Err(Diagnostic::new(
-            Code::InvalidSize,
-            whole.span,
-            "a size must be a whole number",
-        )
-        .label("fractional size")
-        .help("use a smaller unit, such as `1500KB`"));
+        return Err(Diagnostic::new(Code::InvalidSize, whole.span, "a size must be a whole number")
+            .label("fractional size")
+            .help("use a smaller unit, such as `1500KB`"));
     };
     number.checked_mul(factor).ok_or_else(|| {
-        Diagnostic::new(Code::InvalidSize, whole.span, "size out of range")
-            .label("too large to represent in bytes")
+        Diagnostic::new(Code::InvalidSize, whole.span, "size out of range").label("too large to represent in bytes")
     })
 }
 
@@ -160,42 +142,28 @@ pub fn status_pattern(expr: &Expr) -> Result<StatusPattern, Diagnostic> {
             if (100..=599).contains(code) {
                 Ok(StatusPattern::Code(*code as u16))
             } else {
-                Err(Diagnostic::new(
-                    Code::InvalidStatusPattern,
-                    expr.span,
-                    format!("`{code}` is not an HTTP status"),
-                )
-                .label("statuses go from 100 to 599")
-                .help("write an exact status such as `404` or a class such as `5xx`"))
+                Err(Diagnostic::new(Code::InvalidStatusPattern, expr.span, format!("`{code}` is not an HTTP status"))
+                    .label("statuses go from 100 to 599")
+                    .help("write an exact status such as `404` or a class such as `5xx`"))
             }
         }
-        ExprKind::Quantity(quantity) if quantity.unit == "xx" => {
-            match whole_number(&quantity.number) {
-                Some(class @ 1..=5) => Ok(StatusPattern::Class(class as u16)),
-                _ => Err(Diagnostic::new(
-                    Code::InvalidStatusPattern,
-                    expr.span,
-                    format!("`{}xx` is not a status class", quantity.number),
-                )
-                .label("classes go from `1xx` to `5xx`")),
-            }
-        }
-        ExprKind::Quantity(quantity) if quantity.unit.chars().all(|c| c == 'x' || c == 'X') => {
-            Err(Diagnostic::new(
+        ExprKind::Quantity(quantity) if quantity.unit == "xx" => match whole_number(&quantity.number) {
+            Some(class @ 1..=5) => Ok(StatusPattern::Class(class as u16)),
+            _ => Err(Diagnostic::new(
                 Code::InvalidStatusPattern,
                 expr.span,
-                "invalid status class",
+                format!("`{}xx` is not a status class", quantity.number),
             )
-            .label("a class is one digit followed by `xx`")
-            .help("write `4xx` or `5xx`, or list exact statuses such as `502`"))
+            .label("classes go from `1xx` to `5xx`")),
+        },
+        ExprKind::Quantity(quantity) if quantity.unit.chars().all(|c| c == 'x' || c == 'X') => {
+            Err(Diagnostic::new(Code::InvalidStatusPattern, expr.span, "invalid status class")
+                .label("a class is one digit followed by `xx`")
+                .help("write `4xx` or `5xx`, or list exact statuses such as `502`"))
         }
-        _ => Err(Diagnostic::new(
-            Code::InvalidStatusPattern,
-            expr.span,
-            "expected a status pattern",
-        )
-        .label("not a status")
-        .help("write an exact status such as `429` or a class such as `5xx`")),
+        _ => Err(Diagnostic::new(Code::InvalidStatusPattern, expr.span, "expected a status pattern")
+            .label("not a status")
+            .help("write an exact status such as `429` or a class such as `5xx`")),
     }
 }
 
@@ -206,18 +174,8 @@ mod tests {
 
     fn quantity(number: &str, unit: &str) -> (Quantity, Expr) {
         let span = Span::new(FileId(0), 0, number.len() + unit.len());
-        let quantity = Quantity {
-            number: number.into(),
-            unit: unit.into(),
-            unit_span: span,
-        };
-        (
-            quantity.clone(),
-            Expr {
-                kind: ExprKind::Quantity(quantity),
-                span,
-            },
-        )
+        let quantity = Quantity { number: number.into(), unit: unit.into(), unit_span: span };
+        (quantity.clone(), Expr { kind: ExprKind::Quantity(quantity), span })
     }
 
     #[test]
@@ -227,17 +185,11 @@ mod tests {
         let (q, e) = quantity("1.5", "s");
         assert_eq!(duration_ms(&q, &e).unwrap(), 1500);
         let (q, e) = quantity("10", "sec");
-        assert_eq!(
-            duration_ms(&q, &e).unwrap_err().suggestions[0].replacement,
-            "s"
-        );
+        assert_eq!(duration_ms(&q, &e).unwrap_err().suggestions[0].replacement, "s");
         let (q, e) = quantity("1", "MiB");
         assert_eq!(size_bytes(&q, &e).unwrap(), 1 << 20);
         let (q, e) = quantity("1", "mb");
-        assert_eq!(
-            size_bytes(&q, &e).unwrap_err().suggestions[0].replacement,
-            "MB"
-        );
+        assert_eq!(size_bytes(&q, &e).unwrap_err().suggestions[0].replacement, "MB");
         let (_, e) = quantity("5", "xx");
         assert_eq!(status_pattern(&e).unwrap(), StatusPattern::Class(5));
         let (_, e) = quantity("6", "xx");

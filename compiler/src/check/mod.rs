@@ -156,6 +156,8 @@ pub struct Checker<'p> {
     pub(crate) current_file: FileId,
     /// The symbol whose body is being checked (self-references do not count as uses).
     pub(crate) current_symbol: Option<usize>,
+    /// Webhook paths taken so far, for E0800 on a second flow at the same path.
+    pub(crate) webhook_paths: HashMap<String, Span>,
 }
 
 impl<'p> Checker<'p> {
@@ -173,6 +175,7 @@ impl<'p> Checker<'p> {
             uses: HashSet::new(),
             current_file: FileId(0),
             current_symbol: None,
+            webhook_paths: HashMap::new(),
         }
     }
 
@@ -187,14 +190,7 @@ impl<'p> Checker<'p> {
         order.sort_by_key(|module| (!program.is_std(module.file), module.file));
         order
             .into_iter()
-            .flat_map(|module| {
-                module
-                    .ast
-                    .decls
-                    .iter()
-                    .enumerate()
-                    .map(move |(index, decl)| (module.file, index, decl))
-            })
+            .flat_map(|module| module.ast.decls.iter().enumerate().map(move |(index, decl)| (module.file, index, decl)))
             .collect()
     }
 
@@ -223,32 +219,42 @@ impl<'p> Checker<'p> {
             let Some(name) = decl.name() else { continue };
             if types::RESERVED_TYPE_NAMES.contains(&name.name.as_str()) {
                 self.report(
-                    Diagnostic::new(
-                        Code::ReservedName,
-                        name.span,
-                        format!("`{}` is a built-in type", name.name),
-                    )
-                    .label("this name is reserved")
-                    .help(format!(
-                        "choose another name, such as `{}Record`",
-                        name.name
-                    )),
+                    Diagnostic::new(Code::ReservedName, name.span, format!("`{}` is a built-in type", name.name))
+                        .label("this name is reserved")
+                        .help(format!("choose another name, such as `{}Record`", name.name)),
+                );
+                continue;
+            }
+            if !std && matches!(name.name.as_str(), "env" | "fixture" | "calls") {
+                self.report(
+                    Diagnostic::new(Code::ReservedName, name.span, format!("`{}` is a built-in function", name.name))
+                        .label("this name is reserved")
+                        .help(format!("choose another name, such as `my_{}`", name.name)),
                 );
                 continue;
             }
             if let DeclKind::Fn(function) = &decl.kind
-                && function.native && !std {
-                    self.report(
-                        Diagnostic::new(Code::NativeOutsideStd, decl.span.shrink_to_start().to(name.span), format!("native function `{}` outside the standard library", name.name))
-                            .label("only the standard library declares natives")
-                            .note("natives are implemented inside integ's runtime; a user file cannot provide one")
-                            .help(format!("write it in integ: `fn {}(...) -> T = expression`", name.name)),
-                    );
-                }
+                && function.native
+                && !std
+            {
+                self.report(
+                    Diagnostic::new(
+                        Code::NativeOutsideStd,
+                        decl.span.shrink_to_start().to(name.span),
+                        format!("native function `{}` outside the standard library", name.name),
+                    )
+                    .label("only the standard library declares natives")
+                    .note("natives are implemented inside integ's runtime; a user file cannot provide one")
+                    .help(format!("write it in integ: `fn {}(...) -> T = expression`", name.name)),
+                );
+            }
             let kind = match &decl.kind {
-                DeclKind::Type(_) => SymbolKind::Type(self.types.add_record(
-                    types::RecordDef::new(name.name.clone(), name.span, decl.doc.clone(), false),
-                )),
+                DeclKind::Type(_) => SymbolKind::Type(self.types.add_record(types::RecordDef::new(
+                    name.name.clone(),
+                    name.span,
+                    decl.doc.clone(),
+                    false,
+                ))),
                 DeclKind::Enum(_) => SymbolKind::Enum(self.types.add_enum(types::EnumDef {
                     name: name.name.clone(),
                     variants: Vec::new(),
@@ -264,15 +270,7 @@ impl<'p> Checker<'p> {
                 DeclKind::Flow(_) => SymbolKind::Flow,
                 DeclKind::Import(_) | DeclKind::Test(_) => continue,
             };
-            let symbol = Symbol {
-                name: name.name.clone(),
-                kind,
-                span: name.span,
-                file,
-                decl: index,
-                std,
-                used: false,
-            };
+            let symbol = Symbol { name: name.name.clone(), kind, span: name.span, file, decl: index, std, used: false };
             match self.by_name.get(&name.name).copied() {
                 Some(existing) if self.symbols[existing].std && !std => {
                     let previous = self.symbols[existing].clone();
@@ -288,14 +286,10 @@ impl<'p> Checker<'p> {
                             ),
                         )
                         .label("this declaration hides the standard one in this program")
-                        .help(format!(
-                            "rename it if you meant to keep using the standard `{}`",
-                            name.name
-                        )),
+                        .help(format!("rename it if you meant to keep using the standard `{}`", name.name)),
                     );
                     self.symbols.push(symbol);
-                    self.by_name
-                        .insert(name.name.clone(), self.symbols.len() - 1);
+                    self.by_name.insert(name.name.clone(), self.symbols.len() - 1);
                 }
                 Some(existing) => {
                     let previous = &self.symbols[existing];
@@ -311,8 +305,7 @@ impl<'p> Checker<'p> {
                 }
                 None => {
                     self.symbols.push(symbol);
-                    self.by_name
-                        .insert(name.name.clone(), self.symbols.len() - 1);
+                    self.by_name.insert(name.name.clone(), self.symbols.len() - 1);
                 }
             }
         }
@@ -329,8 +322,7 @@ impl<'p> Checker<'p> {
         if self.current_symbol != Some(index) {
             self.symbols[index].used = true;
         }
-        self.uses
-            .insert((self.current_file, self.symbols[index].file));
+        self.uses.insert((self.current_file, self.symbols[index].file));
         Some(index)
     }
 
@@ -344,23 +336,13 @@ impl<'p> Checker<'p> {
     }
 
     /// Resolves a written type.
-    pub(crate) fn resolve_type(
-        &mut self,
-        written: &ast::TypeExpr,
-        generics: &[(String, Option<Bound>)],
-    ) -> Ty {
+    pub(crate) fn resolve_type(&mut self, written: &ast::TypeExpr, generics: &[(String, Option<Bound>)]) -> Ty {
         match &written.kind {
             ast::TypeExprKind::Named(name) => {
-                if let Some(index) = generics
-                    .iter()
-                    .position(|(generic, _)| *generic == name.name)
-                {
+                if let Some(index) = generics.iter().position(|(generic, _)| *generic == name.name) {
                     return Ty::Var(index as u32);
                 }
-                if let Some((_, ty)) = types::SCALARS
-                    .iter()
-                    .find(|(scalar, _)| *scalar == name.name)
-                {
+                if let Some((_, ty)) = types::SCALARS.iter().find(|(scalar, _)| *scalar == name.name) {
                     return ty.clone();
                 }
                 if name.name == "Secret" {
@@ -371,10 +353,7 @@ impl<'p> Checker<'p> {
                     );
                     return Ty::Error;
                 }
-                match self
-                    .use_symbol(&name.name)
-                    .map(|index| self.symbols[index].kind.clone())
-                {
+                match self.use_symbol(&name.name).map(|index| self.symbols[index].kind.clone()) {
                     Some(SymbolKind::Type(id)) => Ty::Record(id),
                     Some(SymbolKind::Enum(id)) => Ty::Enum(id),
                     Some(other) => {
@@ -389,18 +368,13 @@ impl<'p> Checker<'p> {
                         Ty::Error
                     }
                     None => {
-                        let mut candidates: Vec<String> = self.names_where(|kind| {
-                            matches!(kind, SymbolKind::Type(_) | SymbolKind::Enum(_))
-                        });
-                        candidates
-                            .extend(types::SCALARS.iter().map(|(name, _)| (*name).to_owned()));
+                        let mut candidates: Vec<String> =
+                            self.names_where(|kind| matches!(kind, SymbolKind::Type(_) | SymbolKind::Enum(_)));
+                        candidates.extend(types::SCALARS.iter().map(|(name, _)| (*name).to_owned()));
                         candidates.extend(generics.iter().map(|(name, _)| name.clone()));
-                        let mut diagnostic = Diagnostic::new(
-                            Code::UnknownType,
-                            name.span,
-                            format!("unknown type `{}`", name.name),
-                        )
-                        .label("no type of this name");
+                        let mut diagnostic =
+                            Diagnostic::new(Code::UnknownType, name.span, format!("unknown type `{}`", name.name))
+                                .label("no type of this name");
                         let lower = name.name.to_ascii_lowercase();
                         let alias = match lower.as_str() {
                             "str" | "string" | "text" => Some("String"),
@@ -414,14 +388,18 @@ impl<'p> Checker<'p> {
                             _ => None,
                         };
                         if let Some(best) = alias.map(str::to_owned).or_else(|| {
-                            suggest::best(&name.name, candidates.iter().map(String::as_str))
-                                .map(str::to_owned)
+                            suggest::best(&name.name, candidates.iter().map(String::as_str)).map(str::to_owned)
                         }) {
-                            diagnostic = diagnostic
-                                .help(format!("did you mean `{best}`?"))
-                                .maybe_fix(format!("use `{best}`"), name.span, best);
+                            diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                                format!("use `{best}`"),
+                                name.span,
+                                best,
+                            );
                         } else {
-                            diagnostic = diagnostic.help(format!("declare it with `type {} {{ ... }}`, or import the file that declares it", name.name));
+                            diagnostic = diagnostic.help(format!(
+                                "declare it with `type {} {{ ... }}`, or import the file that declares it",
+                                name.name
+                            ));
                         }
                         self.report(diagnostic);
                         Ty::Error
@@ -446,10 +424,7 @@ impl<'p> Checker<'p> {
                 Ty::Map(Box::new(self.resolve_type(value, generics)))
             }
             ast::TypeExprKind::Fn(params, ret) => {
-                let params = params
-                    .iter()
-                    .map(|param| self.resolve_type(param, generics))
-                    .collect();
+                let params = params.iter().map(|param| self.resolve_type(param, generics)).collect();
                 Ty::Fn(params, Box::new(self.resolve_type(ret, generics)))
             }
             ast::TypeExprKind::Optional(inner) => self.resolve_type(inner, generics).optional(),
@@ -460,13 +435,9 @@ impl<'p> Checker<'p> {
     pub(crate) fn require_data_type(&mut self, ty: &Ty, span: Span, place: &str) {
         if contains_fn(ty) {
             self.report(
-                Diagnostic::new(
-                    Code::InvalidType,
-                    span,
-                    format!("a function type cannot be used in {place}"),
-                )
-                .label("functions are not data")
-                .note("function types appear only in parameters of functions that take a lambda"),
+                Diagnostic::new(Code::InvalidType, span, format!("a function type cannot be used in {place}"))
+                    .label("functions are not data")
+                    .note("function types appear only in parameters of functions that take a lambda"),
             );
         }
     }
@@ -484,10 +455,66 @@ impl<'p> Checker<'p> {
                 _ => {}
             }
         }
+        self.check_recursive_records();
         for (file, _, decl) in self.declarations() {
             self.current_file = file;
             if let DeclKind::Flow(flow_decl) = &decl.kind {
                 self.resolve_flow_signature(flow_decl);
+            }
+        }
+    }
+
+    /// A record that contains itself without a list, map or optional in between
+    /// would be infinitely large.
+    fn check_recursive_records(&mut self) {
+        let count = self.types.records.len();
+        for start in 0..count {
+            // Depth-first along required record fields, looking for a way back to `start`.
+            // `chain` holds the records on the way; a cycle is reported once, from its
+            // lowest-numbered record, at the field of that record that starts it.
+            let mut stack: Vec<(usize, Vec<usize>, Option<usize>)> = vec![(start, vec![start], None)];
+            let mut seen = vec![false; count];
+            while let Some((record, chain, first_field)) = stack.pop() {
+                let Some(definition) = self.types.records.get(record) else { continue };
+                for (index, field) in definition.fields.iter().enumerate() {
+                    let Ty::Record(target) = field.ty else { continue };
+                    let target = target.0 as usize;
+                    let first_field = first_field.or(Some(index));
+                    if target == start {
+                        if chain.iter().all(|&member| member >= start) {
+                            let record_def = &self.types.records[start];
+                            let field_def = &record_def.fields[first_field.unwrap_or(index)];
+                            let through: Vec<String> = chain
+                                .iter()
+                                .skip(1)
+                                .map(|&member| format!("`{}`", self.types.records[member].name))
+                                .collect();
+                            let message = if through.is_empty() {
+                                format!("`{}` contains itself through `{}`", record_def.name, field_def.name)
+                            } else {
+                                format!(
+                                    "`{}` contains itself through `{}` and {}",
+                                    record_def.name,
+                                    field_def.name,
+                                    decls::join_words(&through)
+                                )
+                            };
+                            let span = field_def.span;
+                            self.diagnostics.push(
+                                Diagnostic::new(Code::InvalidType, span, message)
+                                    .label("a value of this type would be infinitely large")
+                                    .help("make a field on the way optional, or a list: `parent: Category?`, `children: [Category]`"),
+                            );
+                        }
+                        continue;
+                    }
+                    if !seen[target] {
+                        seen[target] = true;
+                        let mut next_chain = chain.clone();
+                        next_chain.push(target);
+                        stack.push((target, next_chain, first_field));
+                    }
+                }
             }
         }
     }
@@ -504,10 +531,7 @@ impl<'p> Checker<'p> {
         for (file, _, decl) in self.declarations() {
             self.current_file = file;
             self.current_symbol = decl.name().and_then(|name| {
-                self.by_name
-                    .get(&name.name)
-                    .copied()
-                    .filter(|&index| self.symbols[index].file == file)
+                self.by_name.get(&name.name).copied().filter(|&index| self.symbols[index].file == file)
             });
             match &decl.kind {
                 DeclKind::Import(_) => {}
@@ -532,17 +556,10 @@ impl<'p> Checker<'p> {
             if program.is_std(module.file) {
                 continue;
             }
-            let is_application = module
-                .ast
-                .decls
-                .iter()
-                .any(|decl| matches!(decl.kind, DeclKind::Flow(_) | DeclKind::Test(_)));
+            let is_application =
+                module.ast.decls.iter().any(|decl| matches!(decl.kind, DeclKind::Flow(_) | DeclKind::Test(_)));
             if is_application {
-                for symbol in self
-                    .symbols
-                    .iter()
-                    .filter(|symbol| symbol.file == module.file && !symbol.used)
-                {
+                for symbol in self.symbols.iter().filter(|symbol| symbol.file == module.file && !symbol.used) {
                     let reportable = matches!(
                         symbol.kind,
                         SymbolKind::Type(_)
@@ -561,11 +578,7 @@ impl<'p> Checker<'p> {
                             Diagnostic::new(
                                 Code::UnusedDeclaration,
                                 symbol.span,
-                                format!(
-                                    "{} `{}` is never used",
-                                    symbol.kind.describe(),
-                                    symbol.name
-                                ),
+                                format!("{} `{}` is never used", symbol.kind.describe(), symbol.name),
                             )
                             .label("declared here, used nowhere")
                             .help("remove it, or prefix its name with `_` to keep it"),
@@ -575,11 +588,7 @@ impl<'p> Checker<'p> {
             }
             for &(imported, span) in &module.imports {
                 if !self.reaches_used(module.file, imported) {
-                    let name = program
-                        .sources
-                        .get(imported)
-                        .map(|file| file.name.clone())
-                        .unwrap_or_default();
+                    let name = program.sources.get(imported).map(|file| file.name.clone()).unwrap_or_default();
                     let import_span = module
                         .ast
                         .decls
@@ -588,13 +597,9 @@ impl<'p> Checker<'p> {
                         .map(|decl| decl.span)
                         .unwrap_or(span);
                     self.diagnostics.push(
-                        Diagnostic::new(
-                            Code::UnusedImport,
-                            import_span,
-                            format!("unused import `{name}`"),
-                        )
-                        .label("nothing this file uses comes from this import")
-                        .fix("remove the import", import_span, ""),
+                        Diagnostic::new(Code::UnusedImport, import_span, format!("unused import `{name}`"))
+                            .label("nothing this file uses comes from this import")
+                            .fix("remove the import", import_span, ""),
                     );
                 }
             }
@@ -631,21 +636,10 @@ impl<'p> Checker<'p> {
                 scope::LocalKind::Implicit => continue,
             };
             self.diagnostics.push(
-                Diagnostic::new(
-                    Code::UnusedVariable,
-                    local.span,
-                    format!("{what} `{}` is never used", local.name),
-                )
-                .label("never read")
-                .help(format!(
-                    "remove it, or name it `_{}` if that is intended",
-                    local.name
-                ))
-                .maybe_fix(
-                    "prefix it with `_`",
-                    local.span,
-                    format!("_{}", local.name),
-                ),
+                Diagnostic::new(Code::UnusedVariable, local.span, format!("{what} `{}` is never used", local.name))
+                    .label("never read")
+                    .help(format!("remove it, or name it `_{}` if that is intended", local.name))
+                    .maybe_fix("prefix it with `_`", local.span, format!("_{}", local.name)),
             );
         }
     }
@@ -654,9 +648,7 @@ impl<'p> Checker<'p> {
 fn contains_fn(ty: &Ty) -> bool {
     match ty {
         Ty::Fn(..) => true,
-        Ty::Optional(inner) | Ty::List(inner) | Ty::Map(inner) | Ty::Stream(inner) => {
-            contains_fn(inner)
-        }
+        Ty::Optional(inner) | Ty::List(inner) | Ty::Map(inner) | Ty::Stream(inner) => contains_fn(inner),
         _ => false,
     }
 }

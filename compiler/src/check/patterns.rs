@@ -50,16 +50,11 @@ impl Checker<'_> {
                 }
             }
             if !reachable && !scrutinee_ty.is_error() {
-                let mut diagnostic = Diagnostic::new(
-                    Code::UnreachableCode,
-                    arm.pattern.span,
-                    "unreachable match arm",
-                )
-                .label("earlier arms already cover this")
-                .fix("remove the arm", arm.span, "");
+                let mut diagnostic = Diagnostic::new(Code::UnreachableCode, arm.pattern.span, "unreachable match arm")
+                    .label("earlier arms already cover this")
+                    .fix("remove the arm", arm.span, "");
                 if let Some(wildcard) = coverage.wildcard {
-                    diagnostic =
-                        diagnostic.secondary(wildcard, "`_` matches everything before this arm");
+                    diagnostic = diagnostic.secondary(wildcard, "`_` matches everything before this arm");
                 }
                 self.report(diagnostic);
             }
@@ -72,9 +67,11 @@ impl Checker<'_> {
                 }
             }
             if let Some(expected_ty) = &result
-                && !self.fits(cx, &ty, expected_ty) && !ty.is_error() {
-                    result = None;
-                }
+                && !self.fits(cx, &ty, expected_ty)
+                && !ty.is_error()
+            {
+                result = None;
+            }
         }
         if arms.is_empty() {
             self.report(
@@ -88,26 +85,17 @@ impl Checker<'_> {
             let missing = self.missing(&inner, optional, &coverage);
             if !missing.is_empty() {
                 let shown = super::decls::join_words(&missing);
-                let insertion: String = missing
-                    .iter()
-                    .map(|pattern| format!("  {} => todo\n", pattern.trim_matches('`')))
-                    .collect();
+                let insertion: String =
+                    missing.iter().map(|pattern| format!("  {} => todo\n", pattern.trim_matches('`'))).collect();
                 let end = whole.span.shrink_to_end();
-                let insert_at = Span {
-                    start: end.start.saturating_sub(1),
-                    end: end.start.saturating_sub(1),
-                    ..end
-                };
+                let insert_at = Span { start: end.start.saturating_sub(1), end: end.start.saturating_sub(1), ..end };
                 self.report(
                     Diagnostic::new(
                         Code::NonExhaustiveMatch,
                         scrutinee.span,
                         format!("non-exhaustive match: {shown} not covered"),
                     )
-                    .label(format!(
-                        "`{}` may be {shown}",
-                        super::expr::source_text(self, scrutinee)
-                    ))
+                    .label(format!("`{}` may be {shown}", super::expr::source_text(self, scrutinee)))
                     .help("add an arm for each, or `_ => value` for the rest")
                     .maybe_fix("add the missing arms", insert_at, insertion),
                 );
@@ -117,13 +105,7 @@ impl Checker<'_> {
     }
 
     /// Checks one alternative; true if it matches something not yet covered.
-    fn pattern(
-        &mut self,
-        alternative: &PatternAlt,
-        inner: &Ty,
-        optional: bool,
-        coverage: &mut Coverage,
-    ) -> bool {
+    fn pattern(&mut self, alternative: &PatternAlt, inner: &Ty, optional: bool, coverage: &mut Coverage) -> bool {
         match alternative {
             PatternAlt::Wildcard(span) => {
                 coverage.wildcard = Some(*span);
@@ -202,14 +184,15 @@ impl Checker<'_> {
                 let Ty::Enum(id) = inner else {
                     if !inner.is_error() {
                         let shown = self.show(inner);
-                        let hint = if matches!(inner, Ty::String) {
-                            "; match strings with quotes: \"paid\""
-                        } else {
-                            ""
-                        };
+                        let hint =
+                            if matches!(inner, Ty::String) { "; match strings with quotes: \"paid\"" } else { "" };
                         self.report(
-                            Diagnostic::new(Code::TypeMismatch, span, format!("`{}` is not a value of `{shown}`", name.name))
-                                .label(format!("a name pattern is an enum variant, but the value is `{shown}`{hint}")),
+                            Diagnostic::new(
+                                Code::TypeMismatch,
+                                span,
+                                format!("`{}` is not a value of `{shown}`", name.name),
+                            )
+                            .label(format!("a name pattern is an enum variant, but the value is `{shown}`{hint}")),
                         );
                     }
                     return true;
@@ -243,20 +226,15 @@ impl Checker<'_> {
                         format!("`{}` has no variant `{}`", definition.name, name.name),
                     )
                     .label("unknown variant")
-                    .secondary(
-                        definition.span,
-                        format!("`{}` is declared here", definition.name),
-                    );
-                    if let Some(best) = suggest::best(
-                        &name.name,
-                        definition
-                            .variants
-                            .iter()
-                            .map(|variant| variant.name.as_str()),
-                    ) {
-                        diagnostic = diagnostic
-                            .help(format!("did you mean `{best}`?"))
-                            .maybe_fix(format!("use `{best}`"), name.span, best);
+                    .secondary(definition.span, format!("`{}` is declared here", definition.name));
+                    if let Some(best) =
+                        suggest::best(&name.name, definition.variants.iter().map(|variant| variant.name.as_str()))
+                    {
+                        diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                            format!("use `{best}`"),
+                            name.span,
+                            best,
+                        );
                     }
                     self.report(diagnostic);
                     return true;
@@ -276,12 +254,8 @@ impl Checker<'_> {
         }
         let shown = self.show(inner);
         self.report(
-            Diagnostic::new(
-                Code::TypeMismatch,
-                span,
-                format!("this pattern is {pattern}, but the value is `{shown}`"),
-            )
-            .label(format!("expected a pattern for `{shown}`")),
+            Diagnostic::new(Code::TypeMismatch, span, format!("this pattern is {pattern}, but the value is `{shown}`"))
+                .label(format!("expected a pattern for `{shown}`")),
         );
     }
 

@@ -22,14 +22,8 @@ pub enum Jitter {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backoff {
-    Exponential {
-        base_ms: u64,
-        max_ms: u64,
-        factor: u32,
-    },
-    Constant {
-        delay_ms: u64,
-    },
+    Exponential { base_ms: u64, max_ms: u64, factor: u32 },
+    Constant { delay_ms: u64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +38,8 @@ pub enum OnExhausted {
 pub struct Rate {
     pub count: u64,
     pub per_ms: u64,
+    /// Requests that may go back to back after a quiet period.
+    pub burst: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,11 +85,7 @@ impl PolicyInfo {
             deadline_ms: None,
             attempts: 3,
             retry_span: None,
-            backoff: Backoff::Exponential {
-                base_ms: 500,
-                max_ms: 30_000,
-                factor: 2,
-            },
+            backoff: Backoff::Exponential { base_ms: 500, max_ms: 30_000, factor: 2 },
             jitter: Jitter::Full,
             retry_on: vec![
                 RetryOn::Status(StatusPattern::Code(429)),
@@ -176,9 +168,7 @@ impl Checker<'_> {
                 "rate_limit" => info.rate_limit = self.rate(value),
                 "concurrency" => info.concurrency = self.positive_int(value, "concurrency"),
                 "on_exhausted" => {
-                    if let Some(word) =
-                        self.word(value, &["dead_letter", "skip", "fail"], "on_exhausted")
-                    {
+                    if let Some(word) = self.word(value, &["dead_letter", "skip", "fail"], "on_exhausted") {
                         info.on_exhausted = match word.as_str() {
                             "skip" => OnExhausted::Skip,
                             "fail" => OnExhausted::Fail,
@@ -186,34 +176,24 @@ impl Checker<'_> {
                         };
                     }
                 }
-                other => {
-                    self.unknown_clause(&clause.key, other, POLICY_SETTINGS, "policy setting", None)
-                }
+                other => self.unknown_clause(&clause.key, other, POLICY_SETTINGS, "policy setting", None),
             }
         }
         if let (Some(deadline), Some(span)) = (info.deadline_ms, timeout_span)
-            && info.timeout_ms > deadline {
-                let mut diagnostic = Diagnostic::new(
-                    Code::TimeoutExceedsDeadline,
-                    span,
-                    format!(
-                        "timeout {} is longer than the deadline {}",
-                        show_ms(info.timeout_ms),
-                        show_ms(deadline)
-                    ),
-                )
-                .label("an attempt can never use all of this");
-                if let Some(deadline_span) = deadline_span {
-                    diagnostic = diagnostic
-                        .secondary(deadline_span, "the whole call, retries included, ends here");
-                }
-                self.report(diagnostic.help("make the timeout shorter than the deadline"));
-            }
-        if let Some(existing) = self
-            .policies
-            .iter_mut()
-            .find(|policy| policy.name == info.name)
+            && info.timeout_ms > deadline
         {
+            let mut diagnostic = Diagnostic::new(
+                Code::TimeoutExceedsDeadline,
+                span,
+                format!("timeout {} is longer than the deadline {}", show_ms(info.timeout_ms), show_ms(deadline)),
+            )
+            .label("an attempt can never use all of this");
+            if let Some(deadline_span) = deadline_span {
+                diagnostic = diagnostic.secondary(deadline_span, "the whole call, retries included, ends here");
+            }
+            self.report(diagnostic.help("make the timeout shorter than the deadline"));
+        }
+        if let Some(existing) = self.policies.iter_mut().find(|policy| policy.name == info.name) {
             *existing = info;
         } else {
             self.policies.push(info);
@@ -221,22 +201,14 @@ impl Checker<'_> {
     }
 
     /// Reports a repeated clause key (E0209); true if this one is a repeat.
-    pub(crate) fn duplicate_clause(
-        &mut self,
-        seen: &mut HashMap<String, Span>,
-        clause: &Clause,
-    ) -> bool {
+    pub(crate) fn duplicate_clause(&mut self, seen: &mut HashMap<String, Span>, clause: &Clause) -> bool {
         if let Some(first) = seen.get(&clause.key.name) {
             let first = *first;
             self.report(
-                Diagnostic::new(
-                    Code::DuplicateMember,
-                    clause.key.span,
-                    format!("`{}` is set twice", clause.key.name),
-                )
-                .label("set again here")
-                .secondary(first, "first set here")
-                .fix("remove this one", clause.span, ""),
+                Diagnostic::new(Code::DuplicateMember, clause.key.span, format!("`{}` is set twice", clause.key.name))
+                    .label("set again here")
+                    .secondary(first, "first set here")
+                    .fix("remove this one", clause.span, ""),
             );
             return true;
         }
@@ -253,10 +225,7 @@ impl Checker<'_> {
                     Diagnostic::new(
                         Code::InvalidSettingValue,
                         *span,
-                        format!(
-                            "`{}` does not take `pattern => value` arms",
-                            clause.key.name
-                        ),
+                        format!("`{}` does not take `pattern => value` arms", clause.key.name),
                     )
                     .label("unexpected arms"),
                 );
@@ -273,22 +242,14 @@ impl Checker<'_> {
         what: &str,
         note: Option<&str>,
     ) {
-        let mut diagnostic = Diagnostic::new(
-            Code::UnknownSetting,
-            key.span,
-            format!("unknown {what} `{written}`"),
-        )
-        .label(format!("not a {what}"));
+        let mut diagnostic = Diagnostic::new(Code::UnknownSetting, key.span, format!("unknown {what} `{written}`"))
+            .label(format!("not a {what}"));
         if let Some(best) = suggest::best(written, known.iter().copied()) {
-            diagnostic = diagnostic
-                .help(format!("did you mean `{best}`?"))
-                .maybe_fix(format!("use `{best}`"), key.span, best);
+            diagnostic =
+                diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(format!("use `{best}`"), key.span, best);
         } else {
             let shown: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
-            diagnostic = diagnostic.note(format!(
-                "the {what}s are {}",
-                super::decls::join_words(&shown)
-            ));
+            diagnostic = diagnostic.note(format!("the {what}s are {}", super::decls::join_words(&shown)));
         }
         if let Some(note) = note {
             diagnostic = diagnostic.note(note);
@@ -297,36 +258,21 @@ impl Checker<'_> {
     }
 
     fn malformed(&mut self, span: Span, message: String, expected: &str) {
-        self.report(
-            Diagnostic::new(Code::InvalidSettingValue, span, message)
-                .label(format!("expected {expected}")),
-        );
+        self.report(Diagnostic::new(Code::InvalidSettingValue, span, message).label(format!("expected {expected}")));
     }
 
     /// A single duration greater than zero.
-    pub(crate) fn positive_duration(
-        &mut self,
-        value: &ast::SettingValue,
-        what: &str,
-    ) -> Option<u64> {
+    pub(crate) fn positive_duration(&mut self, value: &ast::SettingValue, what: &str) -> Option<u64> {
         let Some(expr) = value.single() else {
-            self.malformed(
-                value.span,
-                format!("`{what}` takes one duration"),
-                "a duration such as `10s`",
-            );
+            self.malformed(value.span, format!("`{what}` takes one duration"), "a duration such as `10s`");
             return None;
         };
         let ms = self.duration_value(expr)?;
         if ms == 0 {
             self.report(
-                Diagnostic::new(
-                    Code::InvalidDuration,
-                    expr.span,
-                    format!("`{what}` of zero"),
-                )
-                .label("nothing can finish in no time")
-                .help("give a duration greater than zero, such as `10s`"),
+                Diagnostic::new(Code::InvalidDuration, expr.span, format!("`{what}` of zero"))
+                    .label("nothing can finish in no time")
+                    .help("give a duration greater than zero, such as `10s`"),
             );
             return None;
         }
@@ -369,46 +315,28 @@ impl Checker<'_> {
             Some((Some(number), _)) if number >= 1 => Some(number as u64),
             Some((Some(_), span)) => {
                 self.report(
-                    Diagnostic::new(
-                        Code::InvalidSettingValue,
-                        span,
-                        format!("`{what}` must be at least 1"),
-                    )
-                    .label("zero or negative"),
+                    Diagnostic::new(Code::InvalidSettingValue, span, format!("`{what}` must be at least 1"))
+                        .label("zero or negative"),
                 );
                 None
             }
             _ => {
-                self.malformed(
-                    value.span,
-                    format!("`{what}` takes a whole number"),
-                    "a number such as `4`",
-                );
+                self.malformed(value.span, format!("`{what}` takes a whole number"), "a number such as `4`");
                 None
             }
         }
     }
 
     /// One of `words`, as a bare word.
-    pub(crate) fn word(
-        &mut self,
-        value: &ast::SettingValue,
-        words: &[&str],
-        what: &str,
-    ) -> Option<String> {
+    pub(crate) fn word(&mut self, value: &ast::SettingValue, words: &[&str], what: &str) -> Option<String> {
         let shown: Vec<String> = words.iter().map(|word| format!("`{word}`")).collect();
         let expected = super::decls::join_words(&shown).replace(" and ", " or ");
         match value.single().map(|expr| &expr.kind) {
-            Some(ExprKind::Name(name)) if words.contains(&name.name.as_str()) => {
-                Some(name.name.clone())
-            }
+            Some(ExprKind::Name(name)) if words.contains(&name.name.as_str()) => Some(name.name.clone()),
             Some(ExprKind::Name(name)) => {
-                let mut diagnostic = Diagnostic::new(
-                    Code::InvalidSettingValue,
-                    name.span,
-                    format!("invalid `{what}`: `{}`", name.name),
-                )
-                .label(format!("expected {expected}"));
+                let mut diagnostic =
+                    Diagnostic::new(Code::InvalidSettingValue, name.span, format!("invalid `{what}`: `{}`", name.name))
+                        .label(format!("expected {expected}"));
                 if let Some(best) = suggest::best(&name.name, words.iter().copied()) {
                     diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), name.span, best);
                 }
@@ -426,83 +354,61 @@ impl Checker<'_> {
         let mut phrases = value.phrases.iter();
         let Some(first) = phrases.next() else { return };
         match first.atoms.as_slice() {
-            [
-                Expr {
-                    kind: ExprKind::Name(name),
-                    ..
-                },
-            ] if name.name == "none" => {
+            [Expr { kind: ExprKind::Name(name), .. }] if name.name == "none" => {
                 info.attempts = 1;
             }
-            [
-                Expr {
-                    kind: ExprKind::None,
-                    ..
-                },
-            ] => info.attempts = 1,
-            [
-                count,
-                Expr {
-                    kind: ExprKind::Name(unit),
-                    ..
-                },
-            ] => {
-                match int_literal(count) {
-                    Some(0) => {
-                        self.report(
+            [Expr { kind: ExprKind::None, .. }] => info.attempts = 1,
+            [count, Expr { kind: ExprKind::Name(unit), .. }] => match int_literal(count) {
+                Some(0) => {
+                    self.report(
                         Diagnostic::new(Code::InvalidRetryCount, count.span, "retry with 0 attempts")
                             .label("no request would ever be sent")
                             .help("attempts count the first try: `1 attempt` sends once, `3 attempts` retries twice; write `retry: none` for no retries")
                             .fix("send once", first.span, "1 attempt"),
                     );
+                }
+                Some(number) if number < 0 => {
+                    self.report(
+                        Diagnostic::new(Code::InvalidRetryCount, count.span, "negative retry attempts")
+                            .label("must be at least 1")
+                            .help("`1 attempt` sends once; `3 attempts` retries twice"),
+                    );
+                }
+                Some(number) => {
+                    if !matches!(unit.name.as_str(), "attempts" | "attempt") {
+                        let mut diagnostic = Diagnostic::new(
+                            Code::InvalidSettingValue,
+                            unit.span,
+                            format!("expected `attempts`, found `{}`", unit.name),
+                        )
+                        .label("write `N attempts`");
+                        if suggest::best(&unit.name, ["attempts"]).is_some()
+                            || unit.name == "retries"
+                            || unit.name == "times"
+                        {
+                            diagnostic = diagnostic.maybe_fix("use `attempts`", unit.span, "attempts");
+                        }
+                        if unit.name == "retries" {
+                            diagnostic = diagnostic
+                                .note("the count includes the first try: `3 attempts` is one try and two retries");
+                        }
+                        self.report(diagnostic);
                     }
-                    Some(number) if number < 0 => {
+                    if number > 100 {
                         self.report(
                             Diagnostic::new(
                                 Code::InvalidRetryCount,
                                 count.span,
-                                "negative retry attempts",
+                                format!("{number} attempts is more than 100"),
                             )
-                            .label("must be at least 1")
-                            .help("`1 attempt` sends once; `3 attempts` retries twice"),
+                            .label("retrying this often hammers a failing provider")
+                            .help("use a deadline and a circuit breaker instead of unbounded retries"),
                         );
                     }
-                    Some(number) => {
-                        if !matches!(unit.name.as_str(), "attempts" | "attempt") {
-                            let mut diagnostic = Diagnostic::new(
-                                Code::InvalidSettingValue,
-                                unit.span,
-                                format!("expected `attempts`, found `{}`", unit.name),
-                            )
-                            .label("write `N attempts`");
-                            if suggest::best(&unit.name, ["attempts"]).is_some()
-                                || unit.name == "retries"
-                                || unit.name == "times"
-                            {
-                                diagnostic =
-                                    diagnostic.maybe_fix("use `attempts`", unit.span, "attempts");
-                            }
-                            if unit.name == "retries" {
-                                diagnostic = diagnostic.note("the count includes the first try: `3 attempts` is one try and two retries");
-                            }
-                            self.report(diagnostic);
-                        }
-                        if number > 100 {
-                            self.report(
-                            Diagnostic::new(Code::InvalidRetryCount, count.span, format!("{number} attempts is more than 100"))
-                                .label("retrying this often hammers a failing provider")
-                                .help("use a deadline and a circuit breaker instead of unbounded retries"),
-                        );
-                        }
-                        info.attempts = number as u64;
-                    }
-                    _ => self.malformed(
-                        first.span,
-                        "malformed `retry`".to_owned(),
-                        "`N attempts`, such as `5 attempts`",
-                    ),
+                    info.attempts = number as u64;
                 }
-            }
+                _ => self.malformed(first.span, "malformed `retry`".to_owned(), "`N attempts`, such as `5 attempts`"),
+            },
             _ => self.malformed(
                 first.span,
                 "malformed `retry`".to_owned(),
@@ -516,14 +422,17 @@ impl Checker<'_> {
 
     fn retry_phrase(&mut self, phrase: &Phrase, info: &mut PolicyInfo) {
         match phrase.atoms.as_slice() {
-            [Expr { kind: ExprKind::Name(kind), .. }, Expr { kind: ExprKind::Name(jitter), .. }] if jitter.name == "jitter" => {
+            [Expr { kind: ExprKind::Name(kind), .. }, Expr { kind: ExprKind::Name(jitter), .. }]
+                if jitter.name == "jitter" =>
+            {
                 info.jitter = match kind.name.as_str() {
                     "full" => Jitter::Full,
                     "equal" => Jitter::Equal,
                     "no" => Jitter::None,
                     other => {
-                        let mut diagnostic = Diagnostic::new(Code::InvalidSettingValue, kind.span, format!("unknown jitter `{other}`"))
-                            .label("expected `full`, `equal` or `no`");
+                        let mut diagnostic =
+                            Diagnostic::new(Code::InvalidSettingValue, kind.span, format!("unknown jitter `{other}`"))
+                                .label("expected `full`, `equal` or `no`");
                         if let Some(best) = suggest::best(other, ["full", "equal", "no"]) {
                             diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), kind.span, best);
                         }
@@ -548,13 +457,21 @@ impl Checker<'_> {
                                 Some("max") => max = self.duration_value(&arg.value).map(|ms| (ms, arg.value.span)),
                                 Some("factor") => match arg.value.kind {
                                     ExprKind::Int(value @ 2..=10) => factor = value as u32,
-                                    _ => self.malformed(arg.value.span, "`factor` must be a whole number from 2 to 10".to_owned(), "a factor such as `2`"),
+                                    _ => self.malformed(
+                                        arg.value.span,
+                                        "`factor` must be a whole number from 2 to 10".to_owned(),
+                                        "a factor such as `2`",
+                                    ),
                                 },
                                 Some(other) => {
                                     let key = arg.name.clone().unwrap_or_else(|| name.clone());
                                     self.unknown_argument(&key, other, &["base", "max", "factor"], "exponential");
                                 }
-                                None => self.malformed(arg.span, "`exponential` takes named arguments".to_owned(), "`exponential(base: 200ms, max: 20s)`"),
+                                None => self.malformed(
+                                    arg.span,
+                                    "`exponential` takes named arguments".to_owned(),
+                                    "`exponential(base: 200ms, max: 20s)`",
+                                ),
                             }
                         }
                         match (base, max) {
@@ -568,10 +485,18 @@ impl Checker<'_> {
                                 }
                                 if max_ms < base_ms {
                                     self.report(
-                                        Diagnostic::new(Code::BackoffMaxBelowBase, max_span, format!("backoff max {} is below its base {}", show_ms(max_ms), show_ms(base_ms)))
-                                            .label("the maximum delay")
-                                            .secondary(base_span, "is smaller than the first delay")
-                                            .help("the max caps a growing delay, so it must be at least the base"),
+                                        Diagnostic::new(
+                                            Code::BackoffMaxBelowBase,
+                                            max_span,
+                                            format!(
+                                                "backoff max {} is below its base {}",
+                                                show_ms(max_ms),
+                                                show_ms(base_ms)
+                                            ),
+                                        )
+                                        .label("the maximum delay")
+                                        .secondary(base_span, "is smaller than the first delay")
+                                        .help("the max caps a growing delay, so it must be at least the base"),
                                     );
                                 }
                                 info.backoff = Backoff::Exponential { base_ms, max_ms, factor };
@@ -580,8 +505,12 @@ impl Checker<'_> {
                                 let missing = if base.is_none() { "base" } else { "max" };
                                 if args.iter().all(|arg| arg.name.as_ref().is_none_or(|name| name.name != missing)) {
                                     self.report(
-                                        Diagnostic::new(Code::WrongArgumentCount, *args_span, format!("`exponential` is missing `{missing}`"))
-                                            .label("write `exponential(base: 200ms, max: 20s)`"),
+                                        Diagnostic::new(
+                                            Code::WrongArgumentCount,
+                                            *args_span,
+                                            format!("`exponential` is missing `{missing}`"),
+                                        )
+                                        .label("write `exponential(base: 200ms, max: 20s)`"),
                                     );
                                 }
                             }
@@ -596,8 +525,9 @@ impl Checker<'_> {
                         _ => self.malformed(*args_span, "`constant` takes one duration".to_owned(), "`constant(1s)`"),
                     },
                     other => {
-                        let mut diagnostic = Diagnostic::new(Code::InvalidSettingValue, name.span, format!("unknown backoff `{other}`"))
-                            .label("expected `exponential` or `constant`");
+                        let mut diagnostic =
+                            Diagnostic::new(Code::InvalidSettingValue, name.span, format!("unknown backoff `{other}`"))
+                                .label("expected `exponential` or `constant`");
                         if let Some(best) = suggest::best(other, ["exponential", "constant"]) {
                             diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), name.span, best);
                         }
@@ -613,39 +543,22 @@ impl Checker<'_> {
         }
     }
 
-    pub(crate) fn unknown_argument(
-        &mut self,
-        key: &ast::Ident,
-        written: &str,
-        known: &[&str],
-        function: &str,
-    ) {
-        let mut diagnostic = Diagnostic::new(
-            Code::UnknownArgument,
-            key.span,
-            format!("`{function}` has no parameter `{written}`"),
-        )
-        .label("unknown parameter");
+    pub(crate) fn unknown_argument(&mut self, key: &ast::Ident, written: &str, known: &[&str], function: &str) {
+        let mut diagnostic =
+            Diagnostic::new(Code::UnknownArgument, key.span, format!("`{function}` has no parameter `{written}`"))
+                .label("unknown parameter");
         if let Some(best) = suggest::best(written, known.iter().copied()) {
-            diagnostic = diagnostic
-                .help(format!("did you mean `{best}`?"))
-                .maybe_fix(format!("use `{best}`"), key.span, best);
+            diagnostic =
+                diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(format!("use `{best}`"), key.span, best);
         } else {
             let shown: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
-            diagnostic = diagnostic.note(format!(
-                "its parameters are {}",
-                super::decls::join_words(&shown)
-            ));
+            diagnostic = diagnostic.note(format!("its parameters are {}", super::decls::join_words(&shown)));
         }
         self.report(diagnostic);
     }
 
     fn retry_on(&mut self, value: &ast::SettingValue) -> Option<Vec<RetryOn>> {
-        let Some(Expr {
-            kind: ExprKind::List(items),
-            ..
-        }) = value.single()
-        else {
+        let Some(Expr { kind: ExprKind::List(items), .. }) = value.single() else {
             self.malformed(
                 value.span,
                 "`retry_on` takes a list".to_owned(),
@@ -673,34 +586,32 @@ impl Checker<'_> {
                 _ => match literals::status_pattern(item) {
                     Ok(pattern) => {
                         if let StatusPattern::Code(code) = pattern
-                            && (200..400).contains(&code) {
-                                self.report(
-                                    Diagnostic::new(
-                                        Code::InvalidStatusPattern,
-                                        item.span,
-                                        format!("`{code}` is not a failure"),
-                                    )
-                                    .label("only 4xx and 5xx responses fail a call")
-                                    .fix(
-                                        "remove it",
-                                        item.span,
-                                        "",
-                                    ),
-                                );
-                                continue;
-                            }
+                            && (200..400).contains(&code)
+                        {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::InvalidStatusPattern,
+                                    item.span,
+                                    format!("`{code}` is not a failure"),
+                                )
+                                .label("only 4xx and 5xx responses fail a call")
+                                .fix("remove it", item.span, ""),
+                            );
+                            continue;
+                        }
                         if let StatusPattern::Class(class) = pattern
-                            && class < 4 {
-                                self.report(
-                                    Diagnostic::new(
-                                        Code::InvalidStatusPattern,
-                                        item.span,
-                                        format!("`{class}xx` responses are not failures"),
-                                    )
-                                    .label("only 4xx and 5xx responses fail a call"),
-                                );
-                                continue;
-                            }
+                            && class < 4
+                        {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::InvalidStatusPattern,
+                                    item.span,
+                                    format!("`{class}xx` responses are not failures"),
+                                )
+                                .label("only 4xx and 5xx responses fail a call"),
+                            );
+                            continue;
+                        }
                         list.push(RetryOn::Status(pattern));
                     }
                     Err(diagnostic) => self.report(diagnostic),
@@ -720,9 +631,7 @@ impl Checker<'_> {
             let words: Vec<&Expr> = phrase.atoms.iter().collect();
             match words.as_slice() {
                 [verb, after, count, noun]
-                    if is_word(verb, "open")
-                        && is_word(after, "after")
-                        && is_word(noun, "failures") =>
+                    if is_word(verb, "open") && is_word(after, "after") && is_word(noun, "failures") =>
                 {
                     match int_literal(count) {
                         Some(n) if n >= 1 => failures = Some(n as u64),
@@ -736,11 +645,7 @@ impl Checker<'_> {
                 [verb, after, delay] if is_word(verb, "probe") && is_word(after, "after") => {
                     if let Some(ms) = self.duration_value(delay) {
                         if ms == 0 {
-                            self.malformed(
-                                delay.span,
-                                "probe delay of zero".to_owned(),
-                                "a duration such as `30s`",
-                            );
+                            self.malformed(delay.span, "probe delay of zero".to_owned(), "a duration such as `30s`");
                         } else {
                             probe = Some(ms);
                         }
@@ -760,45 +665,25 @@ impl Checker<'_> {
                         ),
                     }
                 }
-                _ => self.malformed(
-                    phrase.span,
-                    "malformed `circuit_breaker`".to_owned(),
-                    expected,
-                ),
+                _ => self.malformed(phrase.span, "malformed `circuit_breaker`".to_owned(), expected),
             }
         }
         if self.diagnostics.len() > errors_before {
             return None;
         }
         match (failures, probe) {
-            (Some(failures), Some(probe_after_ms)) => Some(Breaker {
-                failures,
-                probe_after_ms,
-                successes,
-            }),
+            (Some(failures), Some(probe_after_ms)) => Some(Breaker { failures, probe_after_ms, successes }),
             (None, _) if value.phrases.len() >= 2 => {
-                self.malformed(
-                    value.span,
-                    "`circuit_breaker` needs `open after N failures`".to_owned(),
-                    expected,
-                );
+                self.malformed(value.span, "`circuit_breaker` needs `open after N failures`".to_owned(), expected);
                 None
             }
             (_, None) if value.phrases.len() >= 2 => {
-                self.malformed(
-                    value.span,
-                    "`circuit_breaker` needs `probe after DURATION`".to_owned(),
-                    expected,
-                );
+                self.malformed(value.span, "`circuit_breaker` needs `probe after DURATION`".to_owned(), expected);
                 None
             }
             _ => {
                 if value.phrases.len() < 2 {
-                    self.malformed(
-                        value.span,
-                        "incomplete `circuit_breaker`".to_owned(),
-                        expected,
-                    );
+                    self.malformed(value.span, "incomplete `circuit_breaker`".to_owned(), expected);
                 }
                 None
             }
@@ -807,12 +692,34 @@ impl Checker<'_> {
 
     /// `N per second|minute|hour` or `N per 10s`.
     pub(crate) fn rate(&mut self, value: &ast::SettingValue) -> Option<Rate> {
-        let [phrase] = value.phrases.as_slice() else {
-            self.report(
-                Diagnostic::new(Code::InvalidRate, value.span, "malformed rate")
-                    .label("expected `N per second`, `N per minute`, `N per hour` or `N per 10s`"),
-            );
-            return None;
+        let (phrase, burst) = match value.phrases.as_slice() {
+            [phrase] => (phrase, 1),
+            [phrase, burst] => match burst.atoms.as_slice() {
+                [word, count] if is_word(word, "burst") => match int_literal(count) {
+                    Some(n) if n >= 1 => (phrase, n as u64),
+                    _ => {
+                        self.report(
+                            Diagnostic::new(Code::InvalidRate, count.span, "a burst is at least 1")
+                                .label("expected a whole number such as `10`"),
+                        );
+                        return None;
+                    }
+                },
+                _ => {
+                    self.report(
+                        Diagnostic::new(Code::InvalidRate, burst.span, "malformed rate")
+                            .label("after the rate, only `burst N` may follow"),
+                    );
+                    return None;
+                }
+            },
+            _ => {
+                self.report(
+                    Diagnostic::new(Code::InvalidRate, value.span, "malformed rate")
+                        .label("expected `N per second`, `N per minute`, `N per hour` or `N per 10s`"),
+                );
+                return None;
+            }
         };
         match phrase.atoms.as_slice() {
             [count, per, unit] if is_word(per, "per") => {
@@ -820,24 +727,16 @@ impl Checker<'_> {
                     Some(n) if n >= 1 => n as u64,
                     Some(_) => {
                         self.report(
-                            Diagnostic::new(
-                                Code::InvalidRate,
-                                count.span,
-                                "a rate of zero requests",
-                            )
-                            .label("no request could ever be sent")
-                            .help("allow at least 1 request per period"),
+                            Diagnostic::new(Code::InvalidRate, count.span, "a rate of zero requests")
+                                .label("no request could ever be sent")
+                                .help("allow at least 1 request per period"),
                         );
                         return None;
                     }
                     _ => {
                         self.report(
-                            Diagnostic::new(
-                                Code::InvalidRate,
-                                count.span,
-                                "the count of a rate is a whole number",
-                            )
-                            .label("expected a number"),
+                            Diagnostic::new(Code::InvalidRate, count.span, "the count of a rate is a whole number")
+                                .label("expected a number"),
                         );
                         return None;
                     }
@@ -849,8 +748,9 @@ impl Checker<'_> {
                         "hour" => 3_600_000,
                         "day" => 86_400_000,
                         other => {
-                            let mut diagnostic = Diagnostic::new(Code::InvalidRate, name.span, format!("unknown rate period `{other}`"))
-                                .label("expected `second`, `minute`, `hour`, `day` or a duration such as `10s`");
+                            let mut diagnostic =
+                                Diagnostic::new(Code::InvalidRate, name.span, format!("unknown rate period `{other}`"))
+                                    .label("expected `second`, `minute`, `hour`, `day` or a duration such as `10s`");
                             let singular = other.trim_end_matches('s');
                             let alias = match singular {
                                 "sec" | "s" => Some("second"),
@@ -860,15 +760,10 @@ impl Checker<'_> {
                                 _ => None,
                             };
                             if let Some(best) = alias
-                                .or_else(|| {
-                                    suggest::best(singular, ["second", "minute", "hour", "day"])
-                                })
-                                .or(["second", "minute", "hour", "day"]
-                                    .into_iter()
-                                    .find(|unit| *unit == singular))
+                                .or_else(|| suggest::best(singular, ["second", "minute", "hour", "day"]))
+                                .or(["second", "minute", "hour", "day"].into_iter().find(|unit| *unit == singular))
                             {
-                                diagnostic =
-                                    diagnostic.maybe_fix(format!("use `{best}`"), name.span, best);
+                                diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), name.span, best);
                             }
                             self.report(diagnostic);
                             return None;
@@ -878,12 +773,8 @@ impl Checker<'_> {
                         let ms = self.duration_value(unit)?;
                         if ms == 0 {
                             self.report(
-                                Diagnostic::new(
-                                    Code::InvalidRate,
-                                    unit.span,
-                                    "a rate period of zero",
-                                )
-                                .label("the period must be longer than 0"),
+                                Diagnostic::new(Code::InvalidRate, unit.span, "a rate period of zero")
+                                    .label("the period must be longer than 0"),
                             );
                             return None;
                         }
@@ -897,26 +788,13 @@ impl Checker<'_> {
                         return None;
                     }
                 };
-                Some(Rate {
-                    count: count_value,
-                    per_ms,
-                })
+                Some(Rate { count: count_value, per_ms, burst })
             }
             _ => {
-                let mut diagnostic =
-                    Diagnostic::new(Code::InvalidRate, phrase.span, "malformed rate").label(
-                        "expected `N per second`, `N per minute`, `N per hour` or `N per 10s`",
-                    );
-                if let [
-                    Expr {
-                        kind: ExprKind::Int(count),
-                        ..
-                    },
-                    Expr {
-                        kind: ExprKind::Name(slash),
-                        ..
-                    },
-                ] = phrase.atoms.as_slice()
+                let mut diagnostic = Diagnostic::new(Code::InvalidRate, phrase.span, "malformed rate")
+                    .label("expected `N per second`, `N per minute`, `N per hour` or `N per 10s`");
+                if let [Expr { kind: ExprKind::Int(count), .. }, Expr { kind: ExprKind::Name(slash), .. }] =
+                    phrase.atoms.as_slice()
                 {
                     let _ = slash;
                     diagnostic = diagnostic.help(format!("write `{count} per second`"));
@@ -932,11 +810,7 @@ impl Checker<'_> {
 pub(crate) fn int_literal(expr: &Expr) -> Option<i64> {
     match &expr.kind {
         ExprKind::Int(value) => Some(*value),
-        ExprKind::Unary {
-            op: ast::UnaryOp::Neg,
-            operand,
-            ..
-        } => int_literal(operand).map(|value| -value),
+        ExprKind::Unary { op: ast::UnaryOp::Neg, operand, .. } => int_literal(operand).map(|value| -value),
         ExprKind::Paren(inner) => int_literal(inner),
         _ => None,
     }

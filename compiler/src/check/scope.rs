@@ -83,11 +83,7 @@ impl Cx {
     /// Leaves a scope, remembering the locals that were never used.
     pub fn pop(&mut self) {
         if let Some(scope) = self.scopes.pop() {
-            self.unused.extend(
-                scope
-                    .into_iter()
-                    .filter(|local| !local.used && !local.name.starts_with('_')),
-            );
+            self.unused.extend(scope.into_iter().filter(|local| !local.used && !local.name.starts_with('_')));
         }
     }
 
@@ -103,13 +99,7 @@ impl Cx {
     pub fn declare(&mut self, name: &str, ty: Ty, span: Span, kind: LocalKind) {
         let used = kind == LocalKind::Implicit;
         if let Some(scope) = self.scopes.last_mut() {
-            scope.push(Local {
-                name: name.to_owned(),
-                ty,
-                span,
-                kind,
-                used,
-            });
+            scope.push(Local { name: name.to_owned(), ty, span, kind, used });
         }
     }
 
@@ -125,18 +115,12 @@ impl Cx {
     }
 
     pub fn peek(&self, name: &str) -> Option<&Local> {
-        self.scopes
-            .iter()
-            .rev()
-            .find_map(|scope| scope.iter().rev().find(|local| local.name == name))
+        self.scopes.iter().rev().find_map(|scope| scope.iter().rev().find(|local| local.name == name))
     }
 
     /// Every local name in scope, for "did you mean".
     pub fn names(&self) -> Vec<String> {
-        self.scopes
-            .iter()
-            .flat_map(|scope| scope.iter().map(|local| local.name.clone()))
-            .collect()
+        self.scopes.iter().flat_map(|scope| scope.iter().map(|local| local.name.clone())).collect()
     }
 
     pub fn narrow(&mut self, path: String, ty: Ty) -> usize {
@@ -153,17 +137,12 @@ impl Cx {
     }
 
     pub fn narrowed(&self, path: &str) -> Option<&Ty> {
-        self.narrowed
-            .iter()
-            .rev()
-            .find(|(narrowed, _)| narrowed == path)
-            .map(|(_, ty)| ty)
+        self.narrowed.iter().rev().find(|(narrowed, _)| narrowed == path).map(|(_, ty)| ty)
     }
 
     /// Forgets narrowing of `name` and paths under it (after an assignment).
     pub fn forget_narrowing(&mut self, name: &str) {
         let prefix = format!("{name}.");
-        self.narrowed
-            .retain(|(path, _)| path != name && !path.starts_with(&prefix));
+        self.narrowed.retain(|(path, _)| path != name && !path.starts_with(&prefix));
     }
 }

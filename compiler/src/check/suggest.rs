@@ -24,14 +24,10 @@ pub fn best<'a>(written: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         } else {
             strsim::damerau_levenshtein(&written_lower, &candidate_lower)
         };
-        let prefix_match = candidate_lower.starts_with(&written_lower)
-            || written_lower.starts_with(&candidate_lower);
-        let acceptable =
-            distance <= limit || (prefix_match && written.len() >= 3 && distance <= limit + 2);
+        let prefix_match = candidate_lower.starts_with(&written_lower) || written_lower.starts_with(&candidate_lower);
+        let acceptable = distance <= limit || (prefix_match && written.len() >= 3 && distance <= limit + 2);
         if acceptable
-            && best.is_none_or(|(best_distance, best_name)| {
-                (distance, candidate) < (best_distance, best_name)
-            })
+            && best.is_none_or(|(best_distance, best_name)| (distance, candidate) < (best_distance, best_name))
         {
             best = Some((distance, candidate));
         }
@@ -51,9 +47,6 @@ mod tests {
         assert_eq!(best("contry", names), Some("country"));
         assert_eq!(best("zzz", names), None);
         assert_eq!(best("GET", ["GET", "POST"]), None);
-        assert_eq!(
-            best("lsit_orders", ["list_orders", "get_order"]),
-            Some("list_orders")
-        );
+        assert_eq!(best("lsit_orders", ["list_orders", "get_order"]), Some("list_orders"));
     }
 }

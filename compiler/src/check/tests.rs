@@ -22,13 +22,9 @@ impl Checker<'_> {
         }
         if test.items.is_empty() {
             self.report(
-                Diagnostic::new(
-                    Code::ExpectNotBool,
-                    test.name_span,
-                    format!("test \"{}\" checks nothing", test.name),
-                )
-                .label("no `expect` in this test")
-                .help("add `expect condition`"),
+                Diagnostic::new(Code::ExpectNotBool, test.name_span, format!("test \"{}\" checks nothing", test.name))
+                    .label("no `expect` in this test")
+                    .help("add `expect condition`"),
             );
         }
         for item in &test.items {
@@ -47,19 +43,15 @@ impl Checker<'_> {
                         )
                         .label("not a condition");
                         diagnostic = if ty.is_optional() {
-                            diagnostic
-                                .help("compare it: `expect x == value`, or `expect x != none`")
+                            diagnostic.help("compare it: `expect x == value`, or `expect x != none`")
                         } else {
-                            diagnostic
-                                .help("compare it with the value you expect: `expect x == value`")
+                            diagnostic.help("compare it with the value you expect: `expect x == value`")
                         };
                         self.report(diagnostic);
                     }
                 }
                 TestItem::Run { flow, args, .. } => self.check_run(&mut cx, flow, args),
-                TestItem::Given {
-                    target, response, ..
-                } => self.check_given(&mut cx, target, response),
+                TestItem::Given { target, response, .. } => self.check_given(&mut cx, target, response),
             }
         }
         let unused = cx.finish();
@@ -67,25 +59,20 @@ impl Checker<'_> {
     }
 
     fn check_run(&mut self, cx: &mut Cx, flow: &ast::Ident, args: &[ast::Arg]) {
-        let info = match self
-            .use_symbol(&flow.name)
-            .map(|index| self.symbols[index].kind.clone())
-        {
+        let info = match self.use_symbol(&flow.name).map(|index| self.symbols[index].kind.clone()) {
             Some(SymbolKind::Flow) => self.flows.get(&flow.name).cloned(),
             _ => None,
         };
         let Some(info) = info else {
             let flows: Vec<String> = self.flows.keys().cloned().collect();
-            let mut diagnostic = Diagnostic::new(
-                Code::UnknownFlow,
-                flow.span,
-                format!("unknown flow `{}`", flow.name),
-            )
-            .label("no flow of this name");
+            let mut diagnostic = Diagnostic::new(Code::UnknownFlow, flow.span, format!("unknown flow `{}`", flow.name))
+                .label("no flow of this name");
             if let Some(best) = suggest::best(&flow.name, flows.iter().map(String::as_str)) {
-                diagnostic = diagnostic
-                    .help(format!("did you mean `{best}`?"))
-                    .maybe_fix(format!("use `{best}`"), flow.span, best);
+                diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                    format!("use `{best}`"),
+                    flow.span,
+                    best,
+                );
             }
             self.report(diagnostic);
             self.check_args_loosely(cx, args);
@@ -95,21 +82,13 @@ impl Checker<'_> {
         for (position, arg) in args.iter().enumerate() {
             let (name, span) = match &arg.name {
                 Some(name) => (name.name.clone(), name.span),
-                None if position == 0 && info.payload.is_some() => (
-                    info.payload
-                        .as_ref()
-                        .map(|(name, _, _)| name.clone())
-                        .unwrap_or_default(),
-                    arg.span,
-                ),
+                None if position == 0 && info.payload.is_some() => {
+                    (info.payload.as_ref().map(|(name, _, _)| name.clone()).unwrap_or_default(), arg.span)
+                }
                 None => {
                     self.report(
-                        Diagnostic::new(
-                            Code::WrongArgumentCount,
-                            arg.span,
-                            "name this argument of `run`",
-                        )
-                        .label("expected `payload_name: value` or `state_name: value`"),
+                        Diagnostic::new(Code::WrongArgumentCount, arg.span, "name this argument of `run`")
+                            .label("expected `payload_name: value` or `state_name: value`"),
                     );
                     self.check_expr(cx, &arg.value, None);
                     continue;
@@ -122,11 +101,7 @@ impl Checker<'_> {
                 .find(|(candidate, _, _)| *candidate == name)
                 .map(|(_, ty, _)| ty.clone());
             let Some(ty) = target else {
-                let mut candidates: Vec<&str> = info
-                    .states
-                    .iter()
-                    .map(|(name, _, _)| name.as_str())
-                    .collect();
+                let mut candidates: Vec<&str> = info.states.iter().map(|(name, _, _)| name.as_str()).collect();
                 if let Some((payload, _, _)) = &info.payload {
                     candidates.push(payload);
                 }
@@ -137,9 +112,11 @@ impl Checker<'_> {
                 )
                 .label("unknown name");
                 if let Some(best) = suggest::best(&name, candidates.iter().copied()) {
-                    diagnostic = diagnostic
-                        .help(format!("did you mean `{best}`?"))
-                        .maybe_fix(format!("use `{best}`"), span, best);
+                    diagnostic = diagnostic.help(format!("did you mean `{best}`?")).maybe_fix(
+                        format!("use `{best}`"),
+                        span,
+                        best,
+                    );
                 }
                 self.report(diagnostic);
                 self.check_expr(cx, &arg.value, None);
@@ -147,12 +124,8 @@ impl Checker<'_> {
             };
             if given.contains(&name) {
                 self.report(
-                    Diagnostic::new(
-                        Code::DuplicateMember,
-                        span,
-                        format!("`{name}` is given twice"),
-                    )
-                    .label("already given"),
+                    Diagnostic::new(Code::DuplicateMember, span, format!("`{name}` is given twice"))
+                        .label("already given"),
                 );
             }
             given.push(name.clone());
@@ -160,20 +133,14 @@ impl Checker<'_> {
             self.expect_assignable(&actual, &ty, arg.value.span, &format!("`{name}`"));
         }
         if let Some((payload, _, _)) = &info.payload
-            && !given.contains(payload) {
-                self.report(
-                    Diagnostic::new(
-                        Code::PayloadMisuse,
-                        flow.span,
-                        format!("`run {}` needs a payload", info.name),
-                    )
+            && !given.contains(payload)
+        {
+            self.report(
+                Diagnostic::new(Code::PayloadMisuse, flow.span, format!("`run {}` needs a payload", info.name))
                     .label("webhook flows run on an event")
-                    .help(format!(
-                        "pass one: `run {}({payload}: fixture(\"event.json\"))`",
-                        info.name
-                    )),
-                );
-            }
+                    .help(format!("pass one: `run {}({payload}: fixture(\"event.json\"))`", info.name)),
+            );
+        }
     }
 
     fn check_given(&mut self, cx: &mut Cx, target: &Expr, response: &ast::SettingValue) {
@@ -193,12 +160,7 @@ impl Checker<'_> {
             match (param, &arg.name) {
                 (Some(param), _) => {
                     let ty = self.check_expr(cx, &arg.value, Some(&param.ty));
-                    self.expect_assignable(
-                        &ty,
-                        &param.ty,
-                        arg.value.span,
-                        &format!("argument `{}`", param.name),
-                    );
+                    self.expect_assignable(&ty, &param.ty, arg.value.span, &format!("argument `{}`", param.name));
                 }
                 (None, Some(name)) => {
                     let mut diagnostic = Diagnostic::new(
@@ -207,21 +169,14 @@ impl Checker<'_> {
                         format!("`{}` has no parameter `{}`", info.name, name.name),
                     )
                     .label("unknown parameter");
-                    if let Some(best) = suggest::best(
-                        &name.name,
-                        info.params.iter().map(|param| param.name.as_str()),
-                    ) {
+                    if let Some(best) = suggest::best(&name.name, info.params.iter().map(|param| param.name.as_str())) {
                         diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), name.span, best);
                     }
                     self.report(diagnostic);
                 }
                 (None, None) => self.report(
-                    Diagnostic::new(
-                        Code::InvalidGiven,
-                        arg.span,
-                        "name the arguments a stand-in matches",
-                    )
-                    .label("expected `name: value`"),
+                    Diagnostic::new(Code::InvalidGiven, arg.span, "name the arguments a stand-in matches")
+                        .label("expected `name: value`"),
                 ),
             }
         }
@@ -233,17 +188,9 @@ impl Checker<'_> {
                     Some((first, rest)) if is_word(first, "then") => rest,
                     _ => {
                         self.report(
-                            Diagnostic::new(
-                                Code::InvalidGiven,
-                                phrase.span,
-                                "later responses start with `then`",
-                            )
-                            .label("expected `then returns ...` or `then fails ...`")
-                            .maybe_fix(
-                                "add `then`",
-                                phrase.span.shrink_to_start(),
-                                "then ",
-                            ),
+                            Diagnostic::new(Code::InvalidGiven, phrase.span, "later responses start with `then`")
+                                .label("expected `then returns ...` or `then fails ...`")
+                                .maybe_fix("add `then`", phrase.span.shrink_to_start(), "then "),
                         );
                         continue;
                     }
@@ -253,14 +200,7 @@ impl Checker<'_> {
         }
     }
 
-    fn given_response(
-        &mut self,
-        cx: &mut Cx,
-        phrase: &Phrase,
-        atoms: &[Expr],
-        result: &Ty,
-        endpoint: &str,
-    ) {
+    fn given_response(&mut self, cx: &mut Cx, phrase: &Phrase, atoms: &[Expr], result: &Ty, endpoint: &str) {
         let usage = "`returns VALUE`, `fails STATUS`, `fails 429 retry_after 1s`, `times out`, `resets` or `succeeds`";
         match atoms {
             [word, value] if is_word(word, "returns") => {
@@ -268,40 +208,23 @@ impl Checker<'_> {
                     Ty::Stream(item) => (**item).clone().list(),
                     Ty::Unit => {
                         self.report(
-                            Diagnostic::new(
-                                Code::InvalidGiven,
-                                word.span,
-                                format!("`{endpoint}` returns nothing"),
-                            )
-                            .label("there is no value to return")
-                            .fix(
-                                "use `succeeds`",
-                                word.span.to(value.span),
-                                "succeeds",
-                            ),
+                            Diagnostic::new(Code::InvalidGiven, word.span, format!("`{endpoint}` returns nothing"))
+                                .label("there is no value to return")
+                                .fix("use `succeeds`", word.span.to(value.span), "succeeds"),
                         );
                         return;
                     }
                     other => other.clone(),
                 };
                 let ty = self.check_expr(cx, value, Some(&expected));
-                self.expect_assignable(
-                    &ty,
-                    &expected,
-                    value.span,
-                    &format!("the stand-in for `{endpoint}`"),
-                );
+                self.expect_assignable(&ty, &expected, value.span, &format!("the stand-in for `{endpoint}`"));
             }
             [word] if is_word(word, "succeeds") => {
                 if !matches!(result, Ty::Unit) {
                     self.report(
-                        Diagnostic::new(
-                            Code::InvalidGiven,
-                            word.span,
-                            format!("`{endpoint}` returns a value"),
-                        )
-                        .label("say what it returns")
-                        .help("write `returns value`"),
+                        Diagnostic::new(Code::InvalidGiven, word.span, format!("`{endpoint}` returns a value"))
+                            .label("say what it returns")
+                            .help("write `returns value`"),
                     );
                 }
             }
@@ -311,12 +234,8 @@ impl Checker<'_> {
                 match status.kind {
                     ExprKind::Int(code) if (400..=599).contains(&code) => {}
                     _ => self.report(
-                        Diagnostic::new(
-                            Code::InvalidGiven,
-                            status.span,
-                            "a stand-in fails with a 4xx or 5xx status",
-                        )
-                        .label("expected a status such as `503`"),
+                        Diagnostic::new(Code::InvalidGiven, status.span, "a stand-in fails with a 4xx or 5xx status")
+                            .label("expected a status such as `503`"),
                     ),
                 }
                 let mut rest = rest;
@@ -332,12 +251,8 @@ impl Checker<'_> {
                         }
                         [other, ..] => {
                             self.report(
-                                Diagnostic::new(
-                                    Code::InvalidGiven,
-                                    other.span,
-                                    "unexpected words after the status",
-                                )
-                                .label("expected `retry_after DURATION` or `body VALUE`"),
+                                Diagnostic::new(Code::InvalidGiven, other.span, "unexpected words after the status")
+                                    .label("expected `retry_after DURATION` or `body VALUE`"),
                             );
                             break;
                         }
@@ -347,8 +262,7 @@ impl Checker<'_> {
             }
             [word] if is_word(word, "fails") => {
                 self.report(
-                    Diagnostic::new(Code::InvalidGiven, word.span, "`fails` needs a status")
-                        .label("write `fails 503`"),
+                    Diagnostic::new(Code::InvalidGiven, word.span, "`fails` needs a status").label("write `fails 503`"),
                 );
             }
             [word] if is_word(word, "returns") => {
@@ -358,23 +272,13 @@ impl Checker<'_> {
                 );
             }
             _ => {
-                let mut diagnostic = Diagnostic::new(
-                    Code::InvalidGiven,
-                    phrase.span,
-                    "malformed stand-in response",
-                )
-                .label(format!("expected {usage}"));
-                if let Some(Expr {
-                    kind: ExprKind::Name(first),
-                    ..
-                }) = atoms.first()
-                    && let Some(best) = suggest::best(
-                        &first.name,
-                        ["returns", "fails", "times", "resets", "succeeds"],
-                    ) {
-                        diagnostic =
-                            diagnostic.maybe_fix(format!("use `{best}`"), first.span, best);
-                    }
+                let mut diagnostic = Diagnostic::new(Code::InvalidGiven, phrase.span, "malformed stand-in response")
+                    .label(format!("expected {usage}"));
+                if let Some(Expr { kind: ExprKind::Name(first), .. }) = atoms.first()
+                    && let Some(best) = suggest::best(&first.name, ["returns", "fails", "times", "resets", "succeeds"])
+                {
+                    diagnostic = diagnostic.maybe_fix(format!("use `{best}`"), first.span, best);
+                }
                 self.report(diagnostic);
             }
         }

@@ -75,14 +75,7 @@ impl Bound {
         match self {
             Bound::Comparable => matches!(
                 ty,
-                Ty::Int
-                    | Ty::Float
-                    | Ty::Decimal
-                    | Ty::String
-                    | Ty::DateTime
-                    | Ty::Date
-                    | Ty::Duration
-                    | Ty::Error
+                Ty::Int | Ty::Float | Ty::Decimal | Ty::String | Ty::DateTime | Ty::Date | Ty::Duration | Ty::Error
             ),
             Bound::Numeric => matches!(ty, Ty::Int | Ty::Float | Ty::Decimal | Ty::Error),
         }
@@ -103,9 +96,8 @@ pub const SCALARS: &[(&str, Ty)] = &[
 ];
 
 /// Names that user declarations may not take.
-pub const RESERVED_TYPE_NAMES: &[&str] = &[
-    "Int", "Float", "Decimal", "Bool", "String", "DateTime", "Date", "Duration", "Json", "Secret",
-];
+pub const RESERVED_TYPE_NAMES: &[&str] =
+    &["Int", "Float", "Decimal", "Bool", "String", "DateTime", "Date", "Duration", "Json", "Secret"];
 
 impl Ty {
     pub fn optional(self) -> Ty {
@@ -160,9 +152,7 @@ impl Ty {
     pub fn has_vars(&self) -> bool {
         match self {
             Ty::Var(_) => true,
-            Ty::Optional(inner) | Ty::List(inner) | Ty::Map(inner) | Ty::Stream(inner) => {
-                inner.has_vars()
-            }
+            Ty::Optional(inner) | Ty::List(inner) | Ty::Map(inner) | Ty::Stream(inner) => inner.has_vars(),
             Ty::Fn(params, ret) => params.iter().any(Ty::has_vars) || ret.has_vars(),
             _ => false,
         }
@@ -171,9 +161,7 @@ impl Ty {
     pub fn contains_error(&self) -> bool {
         match self {
             Ty::Error => true,
-            Ty::Optional(inner) | Ty::List(inner) | Ty::Map(inner) | Ty::Stream(inner) => {
-                inner.contains_error()
-            }
+            Ty::Optional(inner) | Ty::List(inner) | Ty::Map(inner) | Ty::Stream(inner) => inner.contains_error(),
             Ty::Fn(params, ret) => params.iter().any(Ty::contains_error) || ret.contains_error(),
             _ => false,
         }
@@ -206,14 +194,7 @@ pub struct RecordDef {
 
 impl RecordDef {
     pub fn new(name: String, span: Span, doc: Option<String>, anonymous: bool) -> RecordDef {
-        RecordDef {
-            name,
-            fields: Vec::new(),
-            span,
-            doc,
-            anonymous,
-            index: HashMap::new(),
-        }
+        RecordDef { name, fields: Vec::new(), span, doc, anonymous, index: HashMap::new() }
     }
 
     /// Adds a field unless one of that name exists; returns the index of the existing one.
@@ -227,9 +208,7 @@ impl RecordDef {
     }
 
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
-        self.index
-            .get(name)
-            .and_then(|&index| self.fields.get(index))
+        self.index.get(name).and_then(|&index| self.fields.get(index))
     }
 
     pub fn field_index(&self, name: &str) -> Option<usize> {
@@ -255,9 +234,7 @@ pub struct EnumDef {
 
 impl EnumDef {
     pub fn variant(&self, name: &str) -> Option<usize> {
-        self.variants
-            .iter()
-            .position(|variant| variant.name == name)
+        self.variants.iter().position(|variant| variant.name == name)
     }
 }
 
@@ -306,13 +283,11 @@ impl TypeTable {
             (Ty::None, Ty::Optional(_)) => true,
             (_, Ty::Json) => !matches!(from, Ty::Secret | Ty::Fn(..) | Ty::Stream(_) | Ty::Unit),
             (Ty::Secret, Ty::String) => true,
-            (Ty::Optional(inner_from), Ty::Optional(inner_to)) => {
-                self.assignable(inner_from, inner_to)
-            }
+            (Ty::Optional(inner_from), Ty::Optional(inner_to)) => self.assignable(inner_from, inner_to),
             (_, Ty::Optional(inner_to)) => self.assignable(from, inner_to),
-            (Ty::List(a), Ty::List(b))
-            | (Ty::Map(a), Ty::Map(b))
-            | (Ty::Stream(a), Ty::Stream(b)) => self.assignable(a, b),
+            (Ty::List(a), Ty::List(b)) | (Ty::Map(a), Ty::Map(b)) | (Ty::Stream(a), Ty::Stream(b)) => {
+                self.assignable(a, b)
+            }
             (Ty::Record(a), Ty::Record(b)) => self.records_compatible(*a, *b),
             _ => false,
         }
@@ -327,11 +302,10 @@ impl TypeTable {
             return false;
         }
         from_def.fields.len() == to_def.fields.len()
-            && from_def.fields.iter().all(|field| {
-                to_def
-                    .field(&field.name)
-                    .is_some_and(|target| self.assignable(&field.ty, &target.ty))
-            })
+            && from_def
+                .fields
+                .iter()
+                .all(|field| to_def.field(&field.name).is_some_and(|target| self.assignable(&field.ty, &target.ty)))
     }
 }
 
@@ -368,12 +342,7 @@ impl fmt::Display for TyDisplay<'_> {
                 Some(record) => formatter.write_str(&record.name),
                 None => formatter.write_str("?"),
             },
-            Ty::Enum(id) => formatter.write_str(
-                table
-                    .enumeration(*id)
-                    .map(|e| e.name.as_str())
-                    .unwrap_or("?"),
-            ),
+            Ty::Enum(id) => formatter.write_str(table.enumeration(*id).map(|e| e.name.as_str()).unwrap_or("?")),
             Ty::Optional(inner) => write!(formatter, "{}?", table.display(inner)),
             Ty::List(inner) => write!(formatter, "[{}]", table.display(inner)),
             Ty::Map(inner) => write!(formatter, "{{String: {}}}", table.display(inner)),
@@ -418,11 +387,6 @@ mod tests {
         assert!(!table.assignable(&Ty::Int, &Ty::Decimal));
         assert!(table.assignable(&Ty::Int.list(), &Ty::Json));
         assert!(!table.assignable(&Ty::Secret, &Ty::Json));
-        assert_eq!(
-            table
-                .display(&Ty::Map(Box::new(Ty::Int.optional())))
-                .to_string(),
-            "{String: Int?}"
-        );
+        assert_eq!(table.display(&Ty::Map(Box::new(Ty::Int.optional()))).to_string(), "{String: Int?}");
     }
 }

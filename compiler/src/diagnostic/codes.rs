@@ -161,10 +161,7 @@ impl Code {
     /// Looks a code up by its text, case-insensitively (`e0200` works too).
     pub fn parse(text: &str) -> Option<Code> {
         let wanted = text.trim();
-        Code::ALL
-            .iter()
-            .copied()
-            .find(|code| code.as_str().eq_ignore_ascii_case(wanted))
+        Code::ALL.iter().copied().find(|code| code.as_str().eq_ignore_ascii_case(wanted))
     }
 }
 
@@ -190,10 +187,7 @@ mod tests {
                 Severity::Error => 'E',
                 Severity::Warning => 'W',
             };
-            assert!(
-                text.starts_with(expected_prefix),
-                "{text} has the wrong severity letter"
-            );
+            assert!(text.starts_with(expected_prefix), "{text} has the wrong severity letter");
         }
     }
 
@@ -205,14 +199,8 @@ mod tests {
                 text.starts_with(&format!("# {}", code.as_str())),
                 "{code}: explain text must start with `# {code}`"
             );
-            assert!(
-                text.contains("```integ"),
-                "{code}: explain text has no example"
-            );
-            assert!(
-                text.matches("```integ").count() >= 2,
-                "{code}: explain text needs a wrong and a fixed example"
-            );
+            assert!(text.contains("```integ"), "{code}: explain text has no example");
+            assert!(text.matches("```integ").count() >= 2, "{code}: explain text needs a wrong and a fixed example");
         }
     }
 

@@ -77,9 +77,7 @@ fn range(map: &SourceMap, span: Span) -> JsonRange {
 }
 
 fn file_name(map: &SourceMap, span: Span) -> String {
-    map.get(span.file)
-        .map(|file| file.name.clone())
-        .unwrap_or_default()
+    map.get(span.file).map(|file| file.name.clone()).unwrap_or_default()
 }
 
 impl JsonDiagnostic {

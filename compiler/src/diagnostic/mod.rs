@@ -75,11 +75,7 @@ impl Diagnostic {
             code,
             severity: code.severity(),
             message: message.into(),
-            labels: vec![Label {
-                span,
-                message: String::new(),
-                primary: true,
-            }],
+            labels: vec![Label { span, message: String::new(), primary: true }],
             notes: Vec::new(),
             help: None,
             suggestions: Vec::new(),
@@ -96,11 +92,7 @@ impl Diagnostic {
 
     /// Adds a secondary label.
     pub fn secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label {
-            span,
-            message: message.into(),
-            primary: false,
-        });
+        self.labels.push(Label { span, message: message.into(), primary: false });
         self
     }
 
@@ -115,12 +107,7 @@ impl Diagnostic {
     }
 
     /// Adds a suggestion that a tool may apply without asking.
-    pub fn fix(
-        mut self,
-        message: impl Into<String>,
-        span: Span,
-        replacement: impl Into<String>,
-    ) -> Diagnostic {
+    pub fn fix(mut self, message: impl Into<String>, span: Span, replacement: impl Into<String>) -> Diagnostic {
         self.suggestions.push(Suggestion {
             message: message.into(),
             span,
@@ -131,12 +118,7 @@ impl Diagnostic {
     }
 
     /// Adds a suggestion that a person should confirm (a "did you mean").
-    pub fn maybe_fix(
-        mut self,
-        message: impl Into<String>,
-        span: Span,
-        replacement: impl Into<String>,
-    ) -> Diagnostic {
+    pub fn maybe_fix(mut self, message: impl Into<String>, span: Span, replacement: impl Into<String>) -> Diagnostic {
         self.suggestions.push(Suggestion {
             message: message.into(),
             span,
@@ -148,11 +130,7 @@ impl Diagnostic {
 
     /// The span of the primary label.
     pub fn primary_span(&self) -> Span {
-        self.labels
-            .iter()
-            .find(|label| label.primary)
-            .map(|label| label.span)
-            .unwrap_or_default()
+        self.labels.iter().find(|label| label.primary).map(|label| label.span).unwrap_or_default()
     }
 
     pub fn is_error(&self) -> bool {
@@ -185,13 +163,7 @@ pub struct Tally {
 
 impl Tally {
     pub fn of(diagnostics: &[Diagnostic]) -> Tally {
-        let errors = diagnostics
-            .iter()
-            .filter(|diagnostic| diagnostic.is_error())
-            .count();
-        Tally {
-            errors,
-            warnings: diagnostics.len() - errors,
-        }
+        let errors = diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).count();
+        Tally { errors, warnings: diagnostics.len() - errors }
     }
 }

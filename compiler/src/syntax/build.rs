@@ -38,12 +38,7 @@ type Result<T> = std::result::Result<T, Diagnostic>;
 
 /// Builds one declaration from its pair; `base` is the offset of the parsed text in the file.
 pub fn declaration(file: FileId, base: usize, text: &str, pair: Pair<'_, Rule>) -> Result<Decl> {
-    let mut builder = Builder {
-        file,
-        base,
-        text,
-        depth: 0,
-    };
+    let mut builder = Builder { file, base, text, depth: 0 };
     builder.decl(pair)
 }
 
@@ -62,22 +57,23 @@ impl Builder<'_> {
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
-        Ident {
-            name: pair.as_str().to_owned(),
-            span: self.span(&pair),
-        }
+        Ident { name: pair.as_str().to_owned(), span: self.span(&pair) }
     }
 
     /// The `///` lines directly above `start`, joined, without the slashes.
     fn doc_before(&self, start: usize) -> Option<String> {
-        let before = self.text.get(..start)?;
+        // Only the indentation may precede the item on its line (scanning no further
+        // keeps this linear when a file puts many declarations on one line).
+        let bytes = self.text.as_bytes();
+        let mut line_start = start.min(bytes.len());
+        while line_start > 0 && matches!(bytes[line_start - 1], b' ' | b'\t' | b'\r') {
+            line_start -= 1;
+        }
+        if line_start == 0 || bytes[line_start - 1] != b'\n' {
+            return None;
+        }
         let mut lines = Vec::new();
-        // Skip the (possibly indented) start of the current line.
-        let mut rest = match before.rfind('\n') {
-            Some(newline) if before[newline + 1..].trim().is_empty() => &before[..newline],
-            Some(_) => return None,
-            None => return None,
-        };
+        let mut rest = self.text.get(..line_start - 1)?;
         loop {
             let (previous, line) = match rest.rfind('\n') {
                 Some(newline) => (&rest[..newline], &rest[newline + 1..]),
@@ -129,17 +125,13 @@ impl Builder<'_> {
             Rule::type_decl => {
                 let _keyword = inner.next();
                 let name = self.ident(self.next(&mut inner, span)?);
-                let fields = inner
-                    .map(|field| self.field(field))
-                    .collect::<Result<_>>()?;
+                let fields = inner.map(|field| self.field(field)).collect::<Result<_>>()?;
                 DeclKind::Type(TypeDecl { name, fields })
             }
             Rule::enum_decl => {
                 let _keyword = inner.next();
                 let name = self.ident(self.next(&mut inner, span)?);
-                let variants = inner
-                    .map(|variant| self.variant(variant))
-                    .collect::<Result<_>>()?;
+                let variants = inner.map(|variant| self.variant(variant)).collect::<Result<_>>()?;
                 DeclKind::Enum(EnumDecl { name, variants })
             }
             Rule::api_decl => {
@@ -157,9 +149,7 @@ impl Builder<'_> {
             Rule::policy_decl => {
                 let _keyword = inner.next();
                 let name = self.ident(self.next(&mut inner, span)?);
-                let clauses = inner
-                    .map(|clause| self.clause(clause))
-                    .collect::<Result<_>>()?;
+                let clauses = inner.map(|clause| self.clause(clause)).collect::<Result<_>>()?;
                 DeclKind::Policy(PolicyDecl { name, clauses })
             }
             Rule::map_decl => {
@@ -180,22 +170,11 @@ impl Builder<'_> {
                             let mut parts = item.into_inner();
                             let name = self.ident(self.next(&mut parts, field_span)?);
                             let value = self.expr(self.next(&mut parts, field_span)?)?;
-                            MapItem::Field(FieldInit {
-                                name,
-                                value,
-                                span: field_span,
-                            })
+                            MapItem::Field(FieldInit { name, value, span: field_span })
                         }
                     });
                 }
-                DeclKind::Map(MapDecl {
-                    name,
-                    params,
-                    params_span,
-                    target,
-                    items,
-                    body_span,
-                })
+                DeclKind::Map(MapDecl { name, params, params_span, target, items, body_span })
             }
             Rule::fn_decl => {
                 let mut native = false;
@@ -229,15 +208,7 @@ impl Builder<'_> {
                 }
                 let name = name.ok_or_else(|| internal(span))?;
                 let returns = returns.ok_or_else(|| internal(span))?;
-                DeclKind::Fn(FnDecl {
-                    name,
-                    native,
-                    generics,
-                    params,
-                    params_span,
-                    returns,
-                    body,
-                })
+                DeclKind::Fn(FnDecl { name, native, generics, params, params_span, returns, body })
             }
             Rule::flow_decl => {
                 let _keyword = inner.next();
@@ -253,23 +224,14 @@ impl Builder<'_> {
                             let name = self.ident(self.next(&mut parts, item_span)?);
                             let ty = self.type_expr(self.next(&mut parts, item_span)?)?;
                             let init = self.expr(self.next(&mut parts, item_span)?)?;
-                            FlowItem::State(StateDecl {
-                                name,
-                                ty,
-                                init,
-                                span: item_span,
-                            })
+                            FlowItem::State(StateDecl { name, ty, init, span: item_span })
                         }
                         Rule::payload_decl => {
                             let mut parts = item.into_inner();
                             let _keyword = parts.next();
                             let name = self.ident(self.next(&mut parts, item_span)?);
                             let ty = self.type_expr(self.next(&mut parts, item_span)?)?;
-                            FlowItem::Payload(PayloadDecl {
-                                name,
-                                ty,
-                                span: item_span,
-                            })
+                            FlowItem::Payload(PayloadDecl { name, ty, span: item_span })
                         }
                         _ => FlowItem::Stmt(self.stmt(item)?),
                     });
@@ -290,20 +252,13 @@ impl Builder<'_> {
                             let _keyword = parts.next();
                             let target = self.expr(self.next(&mut parts, item_span)?)?;
                             let response = self.setting_value(self.next(&mut parts, item_span)?)?;
-                            TestItem::Given {
-                                target,
-                                response,
-                                span: item_span,
-                            }
+                            TestItem::Given { target, response, span: item_span }
                         }
                         Rule::expect_stmt => {
                             let mut parts = item.into_inner();
                             let _keyword = parts.next();
                             let condition = self.expr(self.next(&mut parts, item_span)?)?;
-                            TestItem::Expect {
-                                condition,
-                                span: item_span,
-                            }
+                            TestItem::Expect { condition, span: item_span }
                         }
                         Rule::run_stmt => {
                             let mut parts = item.into_inner();
@@ -313,20 +268,12 @@ impl Builder<'_> {
                                 Some(args) => self.args(args)?,
                                 None => Vec::new(),
                             };
-                            TestItem::Run {
-                                flow,
-                                args,
-                                span: item_span,
-                            }
+                            TestItem::Run { flow, args, span: item_span }
                         }
                         _ => TestItem::Let(self.let_stmt(item)?),
                     });
                 }
-                DeclKind::Test(TestDecl {
-                    name,
-                    name_span,
-                    items,
-                })
+                DeclKind::Test(TestDecl { name, name_span, items })
             }
             _ => return Err(internal(span)),
         };
@@ -343,16 +290,8 @@ impl Builder<'_> {
         let mut inner = pair.into_inner();
         let name = self.ident(self.next(&mut inner, span)?);
         let ty = self.type_expr(self.next(&mut inner, span)?)?;
-        let attributes = inner
-            .map(|attribute| self.attribute(attribute))
-            .collect::<Result<_>>()?;
-        Ok(Field {
-            name,
-            ty,
-            attributes,
-            doc,
-            span,
-        })
+        let attributes = inner.map(|attribute| self.attribute(attribute)).collect::<Result<_>>()?;
+        Ok(Field { name, ty, attributes, doc, span })
     }
 
     fn variant(&mut self, pair: Pair<'_, Rule>) -> Result<Variant> {
@@ -360,15 +299,8 @@ impl Builder<'_> {
         let doc = self.doc_before(span.start as usize);
         let mut inner = pair.into_inner();
         let name = self.ident(self.next(&mut inner, span)?);
-        let attributes = inner
-            .map(|attribute| self.attribute(attribute))
-            .collect::<Result<_>>()?;
-        Ok(Variant {
-            name,
-            attributes,
-            doc,
-            span,
-        })
+        let attributes = inner.map(|attribute| self.attribute(attribute)).collect::<Result<_>>()?;
+        Ok(Variant { name, attributes, doc, span })
     }
 
     fn attribute(&mut self, pair: Pair<'_, Rule>) -> Result<Attribute> {
@@ -411,24 +343,16 @@ impl Builder<'_> {
             _ => TypeExprKind::Named(self.ident(self.next(&mut atom.into_inner(), atom_span)?)),
         };
         let marks: Vec<Span> = inner.map(|mark| self.span(&mark)).collect();
-        let base = TypeExpr {
-            kind,
-            span: atom_span,
-        };
+        let base = TypeExpr { kind, span: atom_span };
         match marks.as_slice() {
             [] => Ok(base),
-            [_] => Ok(TypeExpr {
-                kind: TypeExprKind::Optional(Box::new(base)),
-                span,
-            }),
+            [_] => Ok(TypeExpr { kind: TypeExprKind::Optional(Box::new(base)), span }),
             [first, .., last] => {
                 let extra = Span::new(self.file, (first.end) as usize, last.end as usize);
-                Err(
-                    Diagnostic::new(Code::InvalidType, extra, "a type can be optional only once")
-                        .label("remove the extra `?`")
-                        .note("`T??` would mean the same as `T?`: there is one `none`")
-                        .fix("remove the extra `?`", extra, ""),
-                )
+                Err(Diagnostic::new(Code::InvalidType, extra, "a type can be optional only once")
+                    .label("remove the extra `?`")
+                    .note("`T??` would mean the same as `T?`: there is one `none`")
+                    .fix("remove the extra `?`", extra, ""))
             }
         }
     }
@@ -444,12 +368,7 @@ impl Builder<'_> {
                 Some(value) => Some(self.expr(value)?),
                 None => None,
             };
-            params.push(Param {
-                name,
-                ty,
-                default,
-                span,
-            });
+            params.push(Param { name, ty, default, span });
         }
         Ok(params)
     }
@@ -478,33 +397,17 @@ impl Builder<'_> {
                         }
                     }
                     let ty = ty.ok_or_else(|| internal(return_span))?;
-                    returns = Some(ReturnType {
-                        stream,
-                        ty,
-                        span: return_span,
-                    });
+                    returns = Some(ReturnType { stream, ty, span: return_span });
                 }
                 _ => clauses.push(self.clause(part)?),
             }
         }
-        Ok(EndpointDecl {
-            name,
-            params,
-            params_span,
-            returns,
-            clauses,
-            doc,
-            span,
-        })
+        Ok(EndpointDecl { name, params, params_span, returns, clauses, doc, span })
     }
 
     fn clause(&mut self, pair: Pair<'_, Rule>) -> Result<Clause> {
         let span = self.span(&pair);
-        let colon = pair
-            .as_str()
-            .get(..)
-            .map(clause_has_colon)
-            .unwrap_or(false);
+        let colon = pair.as_str().get(..).map(clause_has_colon).unwrap_or(false);
         let mut inner = pair.into_inner();
         let key = self.ident(self.next(&mut inner, span)?);
         let value_pair = self.next(&mut inner, span)?;
@@ -515,12 +418,7 @@ impl Builder<'_> {
             }
             _ => ClauseValue::Setting(self.setting_value(value_pair)?),
         };
-        Ok(Clause {
-            key,
-            colon,
-            value,
-            span,
-        })
+        Ok(Clause { key, colon, value, span })
     }
 
     fn setting_value(&mut self, pair: Pair<'_, Rule>) -> Result<SettingValue> {
@@ -533,18 +431,12 @@ impl Builder<'_> {
                 let atom_span = self.span(&atom);
                 let inner = self.next(&mut atom.into_inner(), atom_span)?;
                 if inner.as_rule() == Rule::ident_any {
-                    atoms.push(Expr {
-                        kind: ExprKind::Name(self.ident(inner)),
-                        span: atom_span,
-                    });
+                    atoms.push(Expr { kind: ExprKind::Name(self.ident(inner)), span: atom_span });
                 } else {
                     atoms.push(self.expr(inner)?);
                 }
             }
-            phrases.push(Phrase {
-                atoms,
-                span: phrase_span,
-            });
+            phrases.push(Phrase { atoms, span: phrase_span });
         }
         Ok(SettingValue { phrases, span })
     }
@@ -556,11 +448,7 @@ impl Builder<'_> {
             let mut inner = arm.into_inner();
             let pattern = self.pattern(self.next(&mut inner, span)?)?;
             let value = self.expr(self.next(&mut inner, span)?)?;
-            arms.push(Arm {
-                pattern,
-                value,
-                span,
-            });
+            arms.push(Arm { pattern, value, span });
         }
         Ok(arms)
     }
@@ -620,13 +508,7 @@ impl Builder<'_> {
         }
         let name = name.ok_or_else(|| internal(span))?;
         let value = value.ok_or_else(|| internal(span))?;
-        Ok(LetStmt {
-            name,
-            ty,
-            value,
-            catch,
-            span,
-        })
+        Ok(LetStmt { name, ty, value, catch, span })
     }
 
     fn catch(&mut self, pair: Pair<'_, Rule>) -> Result<Catch> {
@@ -642,37 +524,21 @@ impl Builder<'_> {
                 [wildcard, action] if wildcard.as_rule() == Rule::wildcard => {
                     (CatchTarget::Wildcard(self.span(wildcard)), action.clone())
                 }
-                [name, action] => (
-                    CatchTarget::Error {
-                        api: None,
-                        name: self.ident(name.clone()),
-                    },
-                    action.clone(),
-                ),
+                [name, action] => (CatchTarget::Error { api: None, name: self.ident(name.clone()) }, action.clone()),
                 [api, name, action] => (
-                    CatchTarget::Error {
-                        api: Some(self.ident(api.clone())),
-                        name: self.ident(name.clone()),
-                    },
+                    CatchTarget::Error { api: Some(self.ident(api.clone())), name: self.ident(name.clone()) },
                     action.clone(),
                 ),
                 _ => return Err(internal(arm_span)),
             };
-            arms.push(CatchArm {
-                target,
-                action: self.ident(action),
-                span: arm_span,
-            });
+            arms.push(CatchArm { target, action: self.ident(action), span: arm_span });
         }
         Ok(Catch { arms, span })
     }
 
     fn block(&mut self, pair: Pair<'_, Rule>) -> Result<Block> {
         let span = self.span(&pair);
-        let stmts = pair
-            .into_inner()
-            .map(|stmt| self.stmt(stmt))
-            .collect::<Result<_>>()?;
+        let stmts = pair.into_inner().map(|stmt| self.stmt(stmt)).collect::<Result<_>>()?;
         Ok(Block { stmts, span })
     }
 
@@ -708,13 +574,7 @@ impl Builder<'_> {
                     }
                 }
                 let body = body.ok_or_else(|| internal(span))?;
-                StmtKind::For(ForStmt {
-                    binding,
-                    iterable,
-                    filter,
-                    dedupe,
-                    body,
-                })
+                StmtKind::For(ForStmt { binding, iterable, filter, dedupe, body })
             }
             Rule::if_stmt => StmtKind::If(self.if_stmt(pair)?),
             Rule::skip_stmt => StmtKind::Skip,
@@ -723,10 +583,7 @@ impl Builder<'_> {
                 let _keyword = inner.next();
                 let message = self.next(&mut inner, span)?;
                 let message_span = self.span(&message);
-                StmtKind::Fail(Expr {
-                    kind: ExprKind::String(self.string(message)?),
-                    span: message_span,
-                })
+                StmtKind::Fail(Expr { kind: ExprKind::String(self.string(message)?), span: message_span })
             }
             Rule::log_stmt => {
                 let mut inner = pair.into_inner();
@@ -735,15 +592,9 @@ impl Builder<'_> {
                 if first.as_rule() == Rule::log_level {
                     let level = self.ident(first);
                     let message = self.expr(self.next(&mut inner, span)?)?;
-                    StmtKind::Log {
-                        level: Some(level),
-                        message,
-                    }
+                    StmtKind::Log { level: Some(level), message }
                 } else {
-                    StmtKind::Log {
-                        level: None,
-                        message: self.expr(first)?,
-                    }
+                    StmtKind::Log { level: None, message: self.expr(first)? }
                 }
             }
             Rule::assign_stmt => {
@@ -776,19 +627,12 @@ impl Builder<'_> {
             Some(branch) if branch.as_rule() == Rule::if_stmt => {
                 let branch_span = self.span(&branch);
                 let nested = self.if_stmt(branch)?;
-                Some(ElseBranch::If(Box::new(Stmt {
-                    kind: StmtKind::If(nested),
-                    span: branch_span,
-                })))
+                Some(ElseBranch::If(Box::new(Stmt { kind: StmtKind::If(nested), span: branch_span })))
             }
             Some(branch) => Some(ElseBranch::Block(self.block(branch)?)),
             None => None,
         };
-        Ok(IfStmt {
-            condition,
-            then_block,
-            else_branch,
-        })
+        Ok(IfStmt { condition, then_block, else_branch })
     }
 
     fn args(&mut self, pair: Pair<'_, Rule>) -> Result<Vec<Arg>> {
@@ -801,17 +645,9 @@ impl Builder<'_> {
                     let mut parts = inner.into_inner();
                     let name = self.ident(self.next(&mut parts, span)?);
                     let value = self.expr(self.next(&mut parts, span)?)?;
-                    args.push(Arg {
-                        name: Some(name),
-                        value,
-                        span,
-                    });
+                    args.push(Arg { name: Some(name), value, span });
                 }
-                _ => args.push(Arg {
-                    name: None,
-                    value: self.expr(inner)?,
-                    span,
-                }),
+                _ => args.push(Arg { name: None, value: self.expr(inner)?, span }),
             }
         }
         Ok(args)
@@ -828,15 +664,15 @@ impl Builder<'_> {
     }
 
     fn expr(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        crate::with_stack(|| self.expr_inner(pair))
+    }
+
+    fn expr_inner(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
         let span = self.span(&pair);
         if pair.as_rule() != Rule::expr {
             return Err(internal(span));
         }
-        let operators = pair
-            .clone()
-            .into_inner()
-            .filter(|part| part.as_rule() != Rule::postfix_expr)
-            .count();
+        let operators = pair.clone().into_inner().filter(|part| part.as_rule() != Rule::postfix_expr).count();
         let saved = self.enter(operators + 1, span)?;
         // The pratt parser takes closures; collect their first error here.
         let mut failure: Option<Diagnostic> = None;
@@ -856,34 +692,15 @@ impl Builder<'_> {
                 })
                 .map_prefix(|op, operand| {
                     let op_span = this.borrow().span(&op);
-                    let op = if op.as_rule() == Rule::op_not {
-                        UnaryOp::Not
-                    } else {
-                        UnaryOp::Neg
-                    };
+                    let op = if op.as_rule() == Rule::op_not { UnaryOp::Not } else { UnaryOp::Neg };
                     let span = op_span.to(operand.span);
-                    Expr {
-                        kind: ExprKind::Unary {
-                            op,
-                            op_span,
-                            operand: Box::new(operand),
-                        },
-                        span,
-                    }
+                    Expr { kind: ExprKind::Unary { op, op_span, operand: Box::new(operand) }, span }
                 })
                 .map_infix(|lhs, op, rhs| {
                     let op_span = this.borrow().span(&op);
                     let op = binary_op(op.as_rule());
                     let span = lhs.span.to(rhs.span);
-                    Expr {
-                        kind: ExprKind::Binary {
-                            op,
-                            op_span,
-                            lhs: Box::new(lhs),
-                            rhs: Box::new(rhs),
-                        },
-                        span,
-                    }
+                    Expr { kind: ExprKind::Binary { op, op_span, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span }
                 })
                 .parse(pair.into_inner())
         };
@@ -909,14 +726,7 @@ impl Builder<'_> {
                     let optional = postfix.as_rule() == Rule::opt_field;
                     let name = self.ident(self.next(&mut postfix.into_inner(), postfix_span)?);
                     let span = start.to(name.span);
-                    Expr {
-                        kind: ExprKind::Field {
-                            base: Box::new(expr),
-                            name,
-                            optional,
-                        },
-                        span,
-                    }
+                    Expr { kind: ExprKind::Field { base: Box::new(expr), name, optional }, span }
                 }
                 Rule::call_args => {
                     let args = match postfix.clone().into_inner().next() {
@@ -924,21 +734,14 @@ impl Builder<'_> {
                         None => Vec::new(),
                     };
                     Expr {
-                        kind: ExprKind::Call {
-                            callee: Box::new(expr),
-                            args,
-                            args_span: postfix_span,
-                        },
+                        kind: ExprKind::Call { callee: Box::new(expr), args, args_span: postfix_span },
                         span: start.to(postfix_span),
                     }
                 }
                 _ => {
                     let index = self.expr(self.next(&mut postfix.into_inner(), postfix_span)?)?;
                     Expr {
-                        kind: ExprKind::Index {
-                            base: Box::new(expr),
-                            index: Box::new(index),
-                        },
+                        kind: ExprKind::Index { base: Box::new(expr), index: Box::new(index) },
                         span: start.to(postfix_span),
                     }
                 }
@@ -952,28 +755,17 @@ impl Builder<'_> {
         let span = self.span(&pair);
         let inner = self.next(&mut pair.into_inner(), span)?;
         let kind = match inner.as_rule() {
-            Rule::paren_expr => ExprKind::Paren(Box::new(
-                self.expr(self.next(&mut inner.into_inner(), span)?)?,
-            )),
+            Rule::paren_expr => ExprKind::Paren(Box::new(self.expr(self.next(&mut inner.into_inner(), span)?)?)),
             Rule::list_lit => {
-                let items = inner
-                    .into_inner()
-                    .map(|item| self.expr(item))
-                    .collect::<Result<_>>()?;
+                let items = inner.into_inner().map(|item| self.expr(item)).collect::<Result<_>>()?;
                 ExprKind::List(items)
             }
-            Rule::object_lit => ExprKind::Object {
-                name: None,
-                fields: self.object_fields(inner)?,
-            },
+            Rule::object_lit => ExprKind::Object { name: None, fields: self.object_fields(inner)? },
             Rule::record_lit => {
                 let mut parts = inner.into_inner();
                 let name = self.ident(self.next(&mut parts, span)?);
                 let fields = self.object_fields(self.next(&mut parts, span)?)?;
-                ExprKind::Object {
-                    name: Some(name),
-                    fields,
-                }
+                ExprKind::Object { name: Some(name), fields }
             }
             Rule::lambda => {
                 let mut params = Vec::new();
@@ -985,10 +777,7 @@ impl Builder<'_> {
                     }
                 }
                 let body = body.ok_or_else(|| internal(span))?;
-                ExprKind::Lambda {
-                    params,
-                    body: Box::new(body),
-                }
+                ExprKind::Lambda { params, body: Box::new(body) }
             }
             Rule::if_expr => return self.if_expr(inner),
             Rule::match_expr => {
@@ -996,10 +785,7 @@ impl Builder<'_> {
                 let _keyword = parts.next();
                 let scrutinee = self.expr(self.next(&mut parts, span)?)?;
                 let arms = self.arms(self.next(&mut parts, span)?)?;
-                ExprKind::Match {
-                    scrutinee: Box::new(scrutinee),
-                    arms,
-                }
+                ExprKind::Match { scrutinee: Box::new(scrutinee), arms }
             }
             Rule::quantity => ExprKind::Quantity(self.quantity(&inner)),
             Rule::number => self.number(&inner)?,
@@ -1013,10 +799,8 @@ impl Builder<'_> {
 
     fn if_expr(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
         let span = self.span(&pair);
-        let parts: Vec<Pair<'_, Rule>> = pair
-            .into_inner()
-            .filter(|part| !matches!(part.as_rule(), Rule::kw_if | Rule::kw_else))
-            .collect();
+        let parts: Vec<Pair<'_, Rule>> =
+            pair.into_inner().filter(|part| !matches!(part.as_rule(), Rule::kw_if | Rule::kw_else)).collect();
         let [condition, then_branch, else_branch] =
             <[Pair<'_, Rule>; 3]>::try_from(parts).map_err(|_| internal(span))?;
         let condition = self.expr(condition)?;
@@ -1048,13 +832,9 @@ impl Builder<'_> {
                     match literal.as_plain() {
                         Some(text) => ObjectKey::String(text, key_span),
                         None => {
-                            return Err(Diagnostic::new(
-                                Code::SyntaxError,
-                                key_span,
-                                "a key cannot interpolate",
-                            )
-                            .label("keys are constant")
-                            .help("write the key as plain text"));
+                            return Err(Diagnostic::new(Code::SyntaxError, key_span, "a key cannot interpolate")
+                                .label("keys are constant")
+                                .help("write the key as plain text"));
                         }
                     }
                 }
@@ -1084,18 +864,12 @@ impl Builder<'_> {
 
     fn quantity(&self, pair: &Pair<'_, Rule>) -> Quantity {
         let text = pair.as_str();
-        let unit_start = text
-            .find(|c: char| c.is_ascii_alphabetic() || c == '_')
-            .unwrap_or(text.len());
+        let unit_start = text.find(|c: char| c.is_ascii_alphabetic() || c == '_').unwrap_or(text.len());
         let span = self.span(pair);
         Quantity {
             number: text[..unit_start].replace('_', ""),
             unit: text[unit_start..].to_owned(),
-            unit_span: Span::new(
-                self.file,
-                span.start as usize + unit_start,
-                span.end as usize,
-            ),
+            unit_span: Span::new(self.file, span.start as usize + unit_start, span.end as usize),
         }
     }
 
@@ -1143,14 +917,8 @@ fn decode_escape(escape: &str) -> char {
         "r" => '\r',
         "0" => '\0',
         _ => {
-            if let Some(hex) = body
-                .strip_prefix("u{")
-                .and_then(|rest| rest.strip_suffix('}'))
-            {
-                u32::from_str_radix(hex, 16)
-                    .ok()
-                    .and_then(char::from_u32)
-                    .unwrap_or('\u{FFFD}')
+            if let Some(hex) = body.strip_prefix("u{").and_then(|rest| rest.strip_suffix('}')) {
+                u32::from_str_radix(hex, 16).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}')
             } else {
                 body.chars().next().unwrap_or('\\')
             }
@@ -1178,19 +946,12 @@ fn binary_op(rule: Rule) -> BinaryOp {
 }
 
 fn placeholder(span: Span) -> Expr {
-    Expr {
-        kind: ExprKind::None,
-        span,
-    }
+    Expr { kind: ExprKind::None, span }
 }
 
 /// A tree shape the grammar cannot produce; reported rather than panicking.
 fn internal(span: Span) -> Diagnostic {
-    Diagnostic::new(
-        Code::SyntaxError,
-        span,
-        "the parser could not read this declaration",
-    )
-    .label("unexpected shape")
-    .note("this is a bug in integ's parser: please report it with this file")
+    Diagnostic::new(Code::SyntaxError, span, "the parser could not read this declaration")
+        .label("unexpected shape")
+        .note("this is a bug in integ's parser: please report it with this file")
 }

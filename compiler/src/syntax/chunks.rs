@@ -6,10 +6,8 @@
 //! restarts at each head, which is what lets one run report every error.
 
 /// Declaration keywords and what must follow them for the line to be a head.
-const HEADS: &[&str] = &[
-    "import", "secret", "type", "enum", "api", "auth", "map", "fn", "native", "policy", "flow",
-    "test",
-];
+const HEADS: &[&str] =
+    &["import", "secret", "type", "enum", "api", "auth", "map", "fn", "native", "policy", "flow", "test"];
 
 /// The offsets of every declaration head in `text`, in order.
 pub fn heads(text: &str) -> Vec<usize> {
@@ -26,9 +24,7 @@ pub fn heads(text: &str) -> Vec<usize> {
 }
 
 fn is_head(line: &str) -> bool {
-    let word_end = line
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(line.len());
+    let word_end = line.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(line.len());
     let word = &line[..word_end];
     if !HEADS.contains(&word) {
         return false;
@@ -52,10 +48,7 @@ mod tests {
     #[test]
     fn finds_heads_but_not_fields_or_clauses() {
         let text = "type A {\n  type: String\n  map: Int\n}\napi B {\n  auth: bearer(t)\n}\n  native fn f(x: Int) -> Int\ntest \"x\" {}\nmapping\n";
-        let found: Vec<&str> = heads(text)
-            .into_iter()
-            .map(|offset| &text[offset..offset + 4])
-            .collect();
+        let found: Vec<&str> = heads(text).into_iter().map(|offset| &text[offset..offset + 4]).collect();
         assert_eq!(found, ["type", "api ", "nati", "test"]);
     }
 }

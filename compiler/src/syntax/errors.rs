@@ -32,9 +32,7 @@ struct Expected {
 
 fn expected_at(text: &str) -> Option<Expected> {
     let attempts = {
-        let _guard = DETAIL
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = DETAIL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         pest::set_error_detail(true);
         let result = IntegParser::parse(Rule::chunk, text);
         pest::set_error_detail(false);
@@ -52,17 +50,10 @@ fn expected_at(text: &str) -> Option<Expected> {
             }
             continue;
         }
-        if token == "BUILTIN_RULE"
-            || token == "//"
-            || token.trim().is_empty()
-            || token == "\u{feff}"
-        {
+        if token == "BUILTIN_RULE" || token == "//" || token.trim().is_empty() || token == "\u{feff}" {
             continue;
         }
-        if matches!(
-            token.as_str(),
-            "!" | "\"" | "(" | "-" | "[" | "_" | "false" | "true" | "none" | "if" | "match"
-        ) {
+        if matches!(token.as_str(), "!" | "\"" | "(" | "-" | "[" | "_" | "false" | "true" | "none" | "if" | "match") {
             starts_expression = true;
             continue;
         }
@@ -74,9 +65,10 @@ fn expected_at(text: &str) -> Option<Expected> {
     for stack in attempts.call_stacks() {
         let rule = stack.deepest.get_rule().copied().or(stack.parent);
         if let Some(name) = rule.and_then(friendly)
-            && !rules.contains(&name) {
-                rules.push(name);
-            }
+            && !rules.contains(&name)
+        {
+            rules.push(name);
+        }
     }
     // Punctuation that starts an expression means one only where an expression rule failed.
     expression = expression || (starts_expression && rules.contains(&"an expression"));
@@ -87,18 +79,12 @@ fn expected_at(text: &str) -> Option<Expected> {
         rules.retain(|name| *name != "an expression");
         tokens.retain(|token| token != "{");
     }
-    Some(Expected {
-        position: attempts.max_position,
-        tokens,
-        rules,
-        expression,
-    })
+    Some(Expected { position: attempts.max_position, tokens, rules, expression })
 }
 
 impl Expected {
     fn describe(&self) -> Option<String> {
-        let is_word =
-            |token: &&String| token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let is_word = |token: &&String| token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         // Keywords listed one by one say less than the rules they start.
         let keep_words = self.rules.is_empty() && !self.expression;
         let mut items: Vec<String> = self
@@ -141,6 +127,21 @@ pub fn convert(
     next_head: Option<usize>,
     error: &Error<Rule>,
 ) -> Diagnostic {
+    if let ErrorVariant::CustomError { message } = &error.variant {
+        // pest ran out of stack or of its call budget: the input nests too deeply.
+        let position = base
+            + match error.location {
+                InputLocation::Pos(position) => position,
+                InputLocation::Span((start, _)) => start,
+            };
+        let position = position.min(end);
+        let span = Span::new(file, position, (position + 1).min(end.max(position)));
+        let _ = next_head;
+        return Diagnostic::new(Code::NestingTooDeep, span, "this declaration nests too deeply to parse")
+            .label("nested too deeply")
+            .note(format!("the parser stopped: {message}"))
+            .help("split it with `let` bindings or smaller functions");
+    }
     let detail = expected_at(&text[base..end]);
     let position = base
         + match (&detail, &error.location) {
@@ -152,14 +153,9 @@ pub fn convert(
     // Failures are often recorded before the whitespace that precedes the culprit.
     let mut position = (position + super::parser::trivia_length(&text[position..end])).min(end);
     // A keyword where a name belongs is recorded after the keyword: point at it.
-    if detail
-        .as_ref()
-        .is_some_and(|detail| detail.rules.contains(&"a name"))
-    {
+    if detail.as_ref().is_some_and(|detail| detail.rules.contains(&"a name")) {
         let before = text[base..position].trim_end();
-        let word_start = before
-            .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            .len();
+        let word_start = before.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_').len();
         let word = &before[word_start..];
         if super::KEYWORDS.contains(&word) && base + word_start > base {
             let preceding = before[..word_start].trim_end();
@@ -172,10 +168,7 @@ pub fn convert(
         ErrorVariant::ParsingError { positives, .. } => positives.clone(),
         ErrorVariant::CustomError { .. } => Vec::new(),
     };
-    let expected = detail
-        .as_ref()
-        .and_then(Expected::describe)
-        .or_else(|| expected_list(&positives));
+    let expected = detail.as_ref().and_then(Expected::describe).or_else(|| expected_list(&positives));
     let expects = |token: &str| detail.as_ref().is_some_and(|detail| detail.has(token));
     let found = found_at(text, position, end, next_head);
     let here = Span::new(file, position, position + found.length);
@@ -193,17 +186,14 @@ pub fn convert(
             .fix("remove the `,`", here, "");
     }
     if (found.kind == Found::NextDeclaration || found.kind == Found::EndOfFile)
-        && let Some(open) = unclosed_brace(text, base, position) {
-            let open_span = Span::new(file, open, open + 1);
-            return Diagnostic::new(Code::UnclosedDelimiter, open_span, "unclosed `{`")
-                .label("this `{` is never closed")
-                .secondary(here, "expected `}` before this")
-                .fix(
-                    "close it with `}`",
-                    Span::new(file, position, position),
-                    "}\n",
-                );
-        }
+        && let Some(open) = unclosed_brace(text, base, position)
+    {
+        let open_span = Span::new(file, open, open + 1);
+        return Diagnostic::new(Code::UnclosedDelimiter, open_span, "unclosed `{`")
+            .label("this `{` is never closed")
+            .secondary(here, "expected `}` before this")
+            .fix("close it with `}`", Span::new(file, position, position), "}\n");
+    }
     let message = match &expected {
         Some(expected) => format!("expected {expected}, found {}", found.describe()),
         None => format!("unexpected {}", found.describe()),
@@ -250,34 +240,19 @@ fn found_at(text: &str, position: usize, end: usize, next_head: Option<usize>) -
     if position >= end {
         return match next_head {
             Some(head) => {
-                let word: String = text[head..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                FoundToken {
-                    length: 0,
-                    text: word,
-                    kind: Found::NextDeclaration,
-                }
+                let word: String =
+                    text[head..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                FoundToken { length: 0, text: word, kind: Found::NextDeclaration }
             }
-            None => FoundToken {
-                text: String::new(),
-                length: 0,
-                kind: Found::EndOfFile,
-            },
+            None => FoundToken { text: String::new(), length: 0, kind: Found::EndOfFile },
         };
     }
     let rest = &text[position..end];
     let first = rest.chars().next().unwrap_or(' ');
     let length = if first.is_ascii_alphanumeric() || first == '_' {
-        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-            .unwrap_or(rest.len())
+        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(rest.len())
     } else if first == '"' {
-        rest[1..]
-            .find(['"', '\n'])
-            .map(|index| index + 2)
-            .unwrap_or(rest.len())
-            .min(rest.len())
+        rest[1..].find(['"', '\n']).map(|index| index + 2).unwrap_or(rest.len()).min(rest.len())
     } else {
         ["??", "?.", "=>", "->", "==", "!=", "<=", ">=", "&&", "||"]
             .iter()
@@ -290,11 +265,7 @@ fn found_at(text: &str, position: usize, end: usize, next_head: Option<usize>) -
         // Report `a.b` as `a`.
         token = token.split('.').next().unwrap_or(token);
     }
-    FoundToken {
-        text: token.to_owned(),
-        length: token.len(),
-        kind: Found::Token,
-    }
+    FoundToken { text: token.to_owned(), length: token.len(), kind: Found::Token }
 }
 
 /// Whether the brace opened in `text[base..position]` is still open at `position`.
@@ -349,9 +320,10 @@ fn expected_list(positives: &[Rule]) -> Option<String> {
     let mut names: Vec<&'static str> = Vec::new();
     for rule in positives {
         if let Some(name) = friendly(*rule)
-            && !names.contains(&name) {
-                names.push(name);
-            }
+            && !names.contains(&name)
+        {
+            names.push(name);
+        }
     }
     match names.as_slice() {
         [] => None,
@@ -387,9 +359,7 @@ fn friendly(rule: Rule) -> Option<&'static str> {
         Rule::bool_lit => "`true` or `false`",
         Rule::none_lit => "`none`",
         Rule::wildcard => "`_`",
-        Rule::type_expr | Rule::named_type | Rule::list_type | Rule::map_type | Rule::fn_type => {
-            "a type"
-        }
+        Rule::type_expr | Rule::named_type | Rule::list_type | Rule::map_type | Rule::fn_type => "a type",
         Rule::optional_mark => "`?`",
         Rule::field => "a field",
         Rule::attribute => "an attribute such as `@wire(\"name\")`",
@@ -419,9 +389,7 @@ fn friendly(rule: Rule) -> Option<&'static str> {
         Rule::dedupe_clause => "`dedupe`",
         Rule::log_level => "a log level",
         Rule::catch_clause | Rule::catch_arm => "a catch arm such as `Api.Error => skip`",
-        Rule::given_stmt | Rule::expect_stmt | Rule::run_stmt | Rule::test_item => {
-            "`given`, `run`, `expect` or `let`"
-        }
+        Rule::given_stmt | Rule::expect_stmt | Rule::run_stmt | Rule::test_item => "`given`, `run`, `expect` or `let`",
         Rule::field_access | Rule::opt_field => "`.`",
         Rule::call_args | Rule::args | Rule::arg | Rule::named_arg => "an argument",
         Rule::index => "`[`",
@@ -496,32 +464,24 @@ fn hint(
     {
         return Some("fields are written `name: Type`".to_owned());
     }
-    if found.kind == Found::Token
-        && expects(":")
-        && found
-            .text
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
+    if found.kind == Found::Token && expects(":") && found.text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
     {
         let before = text[..position].trim_end();
         if before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
-            return Some(
-                "a name and its type or value are separated by `:`: `name: Type`".to_owned(),
-            );
+            return Some("a name and its type or value are separated by `:`: `name: Type`".to_owned());
         }
     }
     if found.text == "}" && detail.is_some_and(|detail| detail.expression) {
         return Some("a value is missing before `}`".to_owned());
     }
     if matches!(found.text.as_str(), "=" | ":") && expects("@") {
-        return Some("enum variants are names; to give one a different value on the wire write `name @wire(\"VALUE\")`".to_owned());
-    }
-    if found.text == "=>" {
         return Some(
-            "`=>` separates a pattern from its value inside `match`, `errors` or `catch` braces"
+            "enum variants are names; to give one a different value on the wire write `name @wire(\"VALUE\")`"
                 .to_owned(),
         );
+    }
+    if found.text == "=>" {
+        return Some("`=>` separates a pattern from its value inside `match`, `errors` or `catch` braces".to_owned());
     }
     if found.kind == Found::Token
         && super::KEYWORDS.contains(&found.text.as_str())
@@ -533,13 +493,12 @@ fn hint(
         ));
     }
     if found.text == "{" && expects("->") {
-        return Some("a map or function names its result type after `->`: `map f(o: Order) -> Contact { ... }`".to_owned());
+        return Some(
+            "a map or function names its result type after `->`: `map f(o: Order) -> Contact { ... }`".to_owned(),
+        );
     }
     if expects("else") && found.text != "else" {
-        return Some(
-            "an `if` expression needs an `else` branch, since it must always give a value"
-                .to_owned(),
-        );
+        return Some("an `if` expression needs an `else` branch, since it must always give a value".to_owned());
     }
     None
 }

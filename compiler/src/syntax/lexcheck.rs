@@ -101,10 +101,7 @@ pub fn check(file: FileId, base: usize, text: &str, next_head: Option<usize>) ->
                                 format!("mismatched closing delimiter `{}`", byte as char),
                             )
                             .label(format!("expected `{expected}` here"))
-                            .secondary(
-                                span(opened_at, opened_at + 1),
-                                format!("`{}` opened here", open as char),
-                            )
+                            .secondary(span(opened_at, opened_at + 1), format!("`{}` opened here", open as char))
                             .fix(
                                 format!("close `{}` with `{expected}`", open as char),
                                 span(index, index + 1),
@@ -121,11 +118,7 @@ pub fn check(file: FileId, base: usize, text: &str, next_head: Option<usize>) ->
                                 format!("unmatched closing delimiter `{}`", byte as char),
                             )
                             .label("nothing here is open")
-                            .fix(
-                                "remove it",
-                                span(index, index + 1),
-                                "",
-                            ),
+                            .fix("remove it", span(index, index + 1), ""),
                         );
                         return diagnostics;
                     }
@@ -134,14 +127,12 @@ pub fn check(file: FileId, base: usize, text: &str, next_head: Option<usize>) ->
             }
             b' ' | b'\t' | b'\r' | b'\n' => index += 1,
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => index += 1,
-            b':' | b',' | b'.' | b'?' | b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'/'
-            | b'%' | b'&' | b'|' | b'@' => index += 1,
+            b':' | b',' | b'.' | b'?' | b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'|'
+            | b'@' => index += 1,
             b'\'' => {
                 // One diagnostic for a single-quoted string, with fixes for both quotes.
                 diagnostics.push(invalid_character(text, index, 1, &span));
-                let close = text[index + 1..]
-                    .find(['\'', '\n'])
-                    .map(|offset| index + 1 + offset);
+                let close = text[index + 1..].find(['\'', '\n']).map(|offset| index + 1 + offset);
                 index = match close {
                     Some(close) if bytes[close] == b'\'' => close + 1,
                     _ => index + 1,
@@ -158,19 +149,13 @@ pub fn check(file: FileId, base: usize, text: &str, next_head: Option<usize>) ->
     for frame in stack.iter().rev().take(1) {
         match *frame {
             Frame::String(open) => {
-                diagnostics.push(unterminated_string(
-                    span(open, text.len()),
-                    span(text.len(), text.len()),
-                ));
+                diagnostics.push(unterminated_string(span(open, text.len()), span(text.len(), text.len())));
             }
             Frame::Bracket(open, at) => {
                 let close = closer(open) as char;
-                let mut diagnostic = Diagnostic::new(
-                    Code::UnclosedDelimiter,
-                    span(at, at + 1),
-                    format!("unclosed `{}`", open as char),
-                )
-                .label(format!("this `{}` is never closed", open as char));
+                let mut diagnostic =
+                    Diagnostic::new(Code::UnclosedDelimiter, span(at, at + 1), format!("unclosed `{}`", open as char))
+                        .label(format!("this `{}` is never closed", open as char));
                 let end = trimmed_end(text);
                 if let Some(next) = next_head {
                     diagnostic = diagnostic.secondary(
@@ -225,20 +210,13 @@ fn utf8_width(first_byte: u8) -> usize {
 }
 
 fn char_width(text: &str, index: usize) -> usize {
-    text.get(index..)
-        .and_then(|rest| rest.chars().next())
-        .map(char::len_utf8)
-        .unwrap_or(1)
+    text.get(index..).and_then(|rest| rest.chars().next()).map(char::len_utf8).unwrap_or(1)
 }
 
 fn too_deep(span: Span) -> Diagnostic {
-    Diagnostic::new(
-        Code::NestingTooDeep,
-        span,
-        format!("nesting deeper than {MAX_NESTING} levels"),
-    )
-    .label("this opens one level too many")
-    .help("split the expression with `let` bindings or smaller maps")
+    Diagnostic::new(Code::NestingTooDeep, span, format!("nesting deeper than {MAX_NESTING} levels"))
+        .label("this opens one level too many")
+        .help("split the expression with `let` bindings or smaller maps")
 }
 
 fn unterminated_string(string: Span, end_of_line: Span) -> Diagnostic {
@@ -264,13 +242,9 @@ fn check_escape(
         'u' => {
             let Some(body) = rest.strip_prefix("u{") else {
                 diagnostics.push(
-                    Diagnostic::new(
-                        Code::InvalidEscape,
-                        span(index, index + 2),
-                        "invalid unicode escape",
-                    )
-                    .label("expected `\\u{...}` with 1 to 6 hex digits")
-                    .help("write a code point as `\\u{1F600}`"),
+                    Diagnostic::new(Code::InvalidEscape, span(index, index + 2), "invalid unicode escape")
+                        .label("expected `\\u{...}` with 1 to 6 hex digits")
+                        .help("write a code point as `\\u{1F600}`"),
                 );
                 return 2;
             };
@@ -279,10 +253,7 @@ fn check_escape(
             let length = 3 + digits.len() + usize::from(closed);
             let valid = closed
                 && (1..=6).contains(&digits.len())
-                && u32::from_str_radix(&digits, 16)
-                    .ok()
-                    .and_then(char::from_u32)
-                    .is_some();
+                && u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32).is_some();
             if !valid {
                 diagnostics.push(
                     Diagnostic::new(Code::InvalidEscape, span(index, index + length), "invalid unicode escape")
@@ -308,22 +279,21 @@ fn check_escape(
             let width = other.len_utf8();
             let escape = format!("\\{other}");
             diagnostics.push(
-                Diagnostic::new(Code::InvalidEscape, span(index, index + 1 + width), format!("unknown escape `{escape}`"))
-                    .label("unknown escape")
-                    .help("the escapes are \\n \\t \\r \\0 \\\\ \\\" \\{ \\} and \\u{...}; write `\\\\` for a backslash")
-                    .fix("escape the backslash", span(index, index + 1), "\\\\"),
+                Diagnostic::new(
+                    Code::InvalidEscape,
+                    span(index, index + 1 + width),
+                    format!("unknown escape `{escape}`"),
+                )
+                .label("unknown escape")
+                .help("the escapes are \\n \\t \\r \\0 \\\\ \\\" \\{ \\} and \\u{...}; write `\\\\` for a backslash")
+                .fix("escape the backslash", span(index, index + 1), "\\\\"),
             );
             1 + width
         }
     }
 }
 
-fn invalid_character(
-    text: &str,
-    index: usize,
-    width: usize,
-    span: &impl Fn(usize, usize) -> Span,
-) -> Diagnostic {
+fn invalid_character(text: &str, index: usize, width: usize, span: &impl Fn(usize, usize) -> Span) -> Diagnostic {
     let character = text.get(index..index + width).unwrap_or("?");
     let here = span(index, index + width);
     match character {
@@ -331,22 +301,24 @@ fn invalid_character(
             .label("statements and fields end at the end of the line")
             .fix("remove the `;`", here, ""),
         "'" => {
-            let line_end = text[index + 1..]
-                .find(['\'', '\n'])
-                .map(|offset| index + 1 + offset);
+            let line_end = text[index + 1..].find(['\'', '\n']).map(|offset| index + 1 + offset);
             let diagnostic = Diagnostic::new(Code::InvalidCharacter, here, "unexpected `'`")
                 .label("strings use double quotes")
                 .help("write strings as \"text\"");
             match line_end {
-                Some(close) if text.as_bytes()[close] == b'\'' => diagnostic
-                    .fix("use double quotes", here, "\"")
-                    .fix("use double quotes", span(close, close + 1), "\""),
+                Some(close) if text.as_bytes()[close] == b'\'' => diagnostic.fix("use double quotes", here, "\"").fix(
+                    "use double quotes",
+                    span(close, close + 1),
+                    "\"",
+                ),
                 _ => diagnostic,
             }
         }
-        "#" => Diagnostic::new(Code::InvalidCharacter, here, "unexpected `#`")
-            .label("comments start with `//`")
-            .fix("write a `//` comment", here, "//"),
+        "#" => Diagnostic::new(Code::InvalidCharacter, here, "unexpected `#`").label("comments start with `//`").fix(
+            "write a `//` comment",
+            here,
+            "//",
+        ),
         "`" => Diagnostic::new(Code::InvalidCharacter, here, "unexpected backtick")
             .label("strings use double quotes")
             .fix("use a double quote", here, "\""),
@@ -364,10 +336,7 @@ mod tests {
     use super::*;
 
     fn codes(text: &str) -> Vec<&'static str> {
-        check(FileId(0), 0, text, None)
-            .iter()
-            .map(|diagnostic| diagnostic.code.as_str())
-            .collect()
+        check(FileId(0), 0, text, None).iter().map(|diagnostic| diagnostic.code.as_str()).collect()
     }
 
     #[test]

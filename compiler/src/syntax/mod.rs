@@ -23,10 +23,9 @@ pub use parser::parse;
 
 /// The reserved words of the language (usable as field names and keys).
 pub const KEYWORDS: &[&str] = &[
-    "import", "secret", "type", "enum", "api", "endpoint", "auth", "map", "fn", "native", "policy",
-    "flow", "test", "let", "for", "in", "where", "dedupe", "if", "else", "match", "state",
-    "payload", "skip", "fail", "log", "true", "false", "none", "stream", "catch", "expect",
-    "given", "run",
+    "import", "secret", "type", "enum", "api", "endpoint", "auth", "map", "fn", "native", "policy", "flow", "test",
+    "let", "for", "in", "where", "dedupe", "if", "else", "match", "state", "payload", "skip", "fail", "log", "true",
+    "false", "none", "stream", "catch", "expect", "given", "run",
 ];
 
 /// How deep an expression tree may grow (chains of operators, calls and fields).

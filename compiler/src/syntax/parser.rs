@@ -14,10 +14,7 @@ pub(crate) struct IntegParser;
 /// Parses one file. Never fails: returns every declaration that parsed and a
 /// diagnostic for each part that did not.
 pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
-    let mut module = Module {
-        file,
-        decls: Vec::new(),
-    };
+    let mut module = Module { file, decls: Vec::new() };
     let mut diagnostics = Vec::new();
     let heads = chunks::heads(text);
     let mut boundaries = Vec::with_capacity(heads.len() + 2);
@@ -28,15 +25,7 @@ pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
     for window in boundaries.windows(2) {
         let (start, end) = (window[0], window[1]);
         let next_head = (end < text.len()).then_some(end);
-        parse_chunk(
-            file,
-            text,
-            start,
-            end,
-            next_head,
-            &mut module,
-            &mut diagnostics,
-        );
+        parse_chunk(file, text, start, end, next_head, &mut module, &mut diagnostics);
     }
     (module, diagnostics)
 }
@@ -63,7 +52,7 @@ fn parse_chunk(
     // The whole chunk must be declarations, so that a declaration that stops
     // early (an optional part that failed to parse) is reported where it
     // failed rather than as junk after it.
-    match IntegParser::parse(Rule::chunk, &text[offset..end]) {
+    match crate::with_stack(|| IntegParser::parse(Rule::chunk, &text[offset..end])) {
         Ok(pairs) => {
             for pair in pairs {
                 if pair.as_rule() == Rule::EOI {
@@ -104,9 +93,6 @@ pub(crate) fn trivia_length(text: &str) -> usize {
 /// The diagnostic for an expression or chain that is too deep to check safely.
 pub(crate) fn too_deep(span: Span) -> Diagnostic {
     Diagnostic::new(Code::NestingTooDeep, span, "expression nested too deeply")
-        .label(format!(
-            "this expression is more than {} levels deep",
-            super::MAX_EXPRESSION_DEPTH
-        ))
+        .label(format!("this expression is more than {} levels deep", super::MAX_EXPRESSION_DEPTH))
         .help("split it with `let` bindings or smaller functions")
 }
