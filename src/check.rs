@@ -44,7 +44,10 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let colour = match args.color {
         Colour::Always => true,
         Colour::Never => false,
-        Colour::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        // NO_COLOR set to anything but the empty string turns colour off.
+        Colour::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+        }
     };
     let mut stdout = std::io::stdout().lock();
     let mut printed: HashSet<(String, u32, u32, &'static str, String)> = HashSet::new();
@@ -110,7 +113,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
 fn analyze(root: &str) -> Result<(SourceMap, Vec<Diagnostic>), String> {
     match integ_compiler::analyze(root, &mut FsLoader) {
         Ok(analysis) => Ok((analysis.program.sources, analysis.checked.diagnostics)),
-        Err(LoadError::NotFound) => Err(format!("cannot read `{root}`: no such file")),
+        Err(LoadError::NotFound) => Err(format!("cannot read `{root}`: no such file or directory")),
         Err(error) => Err(format!("cannot read `{root}`: {error}")),
     }
 }

@@ -17,7 +17,7 @@ impl Loader for FsLoader {
 pub fn read_source(path: &Path) -> Result<String, LoadError> {
     let bytes = std::fs::read(path).map_err(|error| match error.kind() {
         std::io::ErrorKind::NotFound => LoadError::NotFound,
-        _ => LoadError::Io(error.to_string()),
+        _ => LoadError::Io(describe(&error)),
     })?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
@@ -34,7 +34,8 @@ pub fn read_source(path: &Path) -> Result<String, LoadError> {
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<String>, String> {
     let mut found = Vec::new();
     for path in paths {
-        let metadata = std::fs::metadata(path).map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
+        let metadata = std::fs::metadata(path)
+            .map_err(|error| format!("cannot read `{}`: {}", path.display(), describe(&error)))?;
         if metadata.is_dir() {
             walk(path, &mut found).map_err(|error| format!("cannot read directory `{}`: {error}", path.display()))?;
         } else {
@@ -44,7 +45,19 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<String>, String> {
     let mut names: Vec<String> = found.iter().map(|path| normalize(&path.to_string_lossy())).collect();
     names.sort();
     names.dedup();
+    // The same file spelt two ways (`a.integ`, `./dir/../a.integ`, an absolute path) is checked once.
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|name| seen.insert(std::fs::canonicalize(name).unwrap_or_else(|_| PathBuf::from(name))));
     Ok(names)
+}
+
+/// An IO error in words, the same way for every path.
+pub fn describe(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => error.to_string(),
+    }
 }
 
 fn walk(directory: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -18,7 +18,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Write endpoints, auth, record mappings, error policies and flows in
 /// `.integ` files; integ checks them before anything runs.
 #[derive(Parser)]
-#[command(name = "integ", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "integ",
+    version,
+    propagate_version = true,
+    after_help = "Exit codes: 0 success; 1 errors were found (or warnings, with --deny-warnings); 2 a file could not be read or the arguments are wrong.\n\n`integ explain CODE` explains any diagnostic code, such as E0509."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

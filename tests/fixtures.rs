@@ -52,3 +52,31 @@ fn diagnostics() {
         insta::assert_snapshot!(format!("----- SOURCE\n{source}\n----- DIAGNOSTICS\n{rendered}"));
     });
 }
+
+/// Every diagnostic code has at least one fixture that expects it.
+#[test]
+fn every_code_has_a_fixture() {
+    fn walk(directory: &Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(directory).expect("fixtures directory is readable").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|extension| extension == "integ") {
+                found.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"), &mut files);
+    let mut expected = std::collections::HashSet::new();
+    for file in files {
+        let source = String::from_utf8_lossy(&std::fs::read(&file).expect("fixture is readable")).into_owned();
+        expected.extend(expected_codes(&source).unwrap_or_default());
+    }
+    let missing: Vec<&str> = integ_compiler::diagnostic::Code::ALL
+        .iter()
+        .map(|code| code.as_str())
+        .filter(|code| !expected.contains(*code))
+        .collect();
+    assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
+}

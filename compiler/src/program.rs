@@ -8,6 +8,7 @@
 //! ([`crate::stdlib`]) and `std/prelude` is always loaded.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, Origin, SourceFile, SourceMap, Span};
@@ -106,6 +107,7 @@ pub fn load(root: &str, loader: &mut dyn Loader) -> Result<Program, LoadError> {
 }
 
 fn not_utf8(file: FileId, valid_up_to: usize, name: &str) -> Diagnostic {
+    // Byte offsets are those of the file on disk: the one invalid byte.
     Diagnostic::new(
         Code::InvalidUtf8,
         Span::new(file, valid_up_to, valid_up_to + 1),
@@ -118,29 +120,57 @@ fn not_utf8(file: FileId, valid_up_to: usize, name: &str) -> Diagnostic {
 
 /// Loads a root whose text is already at hand (the language server's open buffer).
 pub fn load_text(root: &str, text: &str, loader: &mut dyn Loader) -> Program {
-    let mut state = LoadState { program: Program::default(), by_path: HashMap::new(), loader };
-    let prelude = state.add_std(stdlib::PRELUDE);
+    let mut state = LoadState { program: Program::default(), by_path: HashMap::new(), std_loaded: Vec::new(), loader };
+    // The standard library modules take the first file ids, in `stdlib::MODULES`
+    // order, so that their parsed trees can be shared between programs.
+    for (name, text) in stdlib::MODULES {
+        let id = state.program.sources.add(SourceFile::new(*name, *text, Origin::Std));
+        state.program.modules.push(LoadedModule {
+            file: id,
+            ast: ast::Module { file: id, decls: Vec::new() },
+            imports: Vec::new(),
+        });
+        state.by_path.insert((*name).to_owned(), id);
+        state.std_loaded.push(false);
+    }
+    state.add_std(stdlib::PRELUDE);
     let root_id = state.add_file(normalize(root), text.to_owned(), Origin::User);
     state.program.root = root_id;
     let mut stack = vec![root_id];
     state.follow_imports(root_id, &mut stack);
-    let _ = prelude;
     state.program
+}
+
+/// The standard library parsed once per process, module `k` with `FileId(k)`.
+fn parsed_std() -> &'static [(ast::Module, Vec<Diagnostic>)] {
+    static PARSED: OnceLock<Vec<(ast::Module, Vec<Diagnostic>)>> = OnceLock::new();
+    PARSED.get_or_init(|| {
+        stdlib::MODULES.iter().enumerate().map(|(index, (_, text))| syntax::parse(FileId(index as u32), text)).collect()
+    })
 }
 
 struct LoadState<'l> {
     program: Program,
     by_path: HashMap<String, FileId>,
+    /// Which standard library modules have been brought into the program.
+    std_loaded: Vec<bool>,
     loader: &'l mut dyn Loader,
 }
 
 impl LoadState<'_> {
+    /// Brings standard library module `name` (and what it imports) into the program.
     fn add_std(&mut self, name: &str) -> Option<FileId> {
-        if let Some(&id) = self.by_path.get(name) {
+        let index = stdlib::MODULES.iter().position(|(module, _)| *module == name)?;
+        let id = FileId(index as u32);
+        if self.std_loaded.get(index).copied().unwrap_or(true) {
             return Some(id);
         }
-        let text = stdlib::source(name)?;
-        let id = self.add_file(name.to_owned(), text.to_owned(), Origin::Std);
+        self.std_loaded[index] = true;
+        let (module, diagnostics) = parsed_std().get(index)?.clone();
+        self.program.diagnostics.extend(diagnostics);
+        if let Some(slot) = self.program.modules.get_mut(index) {
+            slot.ast = module;
+        }
         let mut stack = vec![id];
         self.follow_imports(id, &mut stack);
         Some(id)
@@ -175,15 +205,32 @@ impl LoadState<'_> {
                 continue;
             };
             if let Some(position) = stack.iter().position(|&open| open == target) {
-                let cycle: Vec<String> = stack[position..]
+                // Report the cycle the same way whichever file it was entered from
+                // (several roots of one `integ check` may meet it): start it at the
+                // file with the smallest name, and label the import that returns there.
+                let members: Vec<FileId> = stack[position..].to_vec();
+                let name =
+                    |id: FileId| self.program.sources.get(id).map(|source| source.name.clone()).unwrap_or_default();
+                let start = (0..members.len()).min_by_key(|&index| name(members[index])).unwrap_or(0);
+                let rotated: Vec<FileId> = members[start..].iter().chain(&members[..start]).copied().collect();
+                let closing_importer = rotated[rotated.len() - 1];
+                let closing_target = rotated[0];
+                let closing_span = if closing_importer == file && closing_target == target {
+                    Some(span)
+                } else {
+                    self.program.module(closing_importer).and_then(|module| {
+                        module.imports.iter().find(|(imported, _)| *imported == closing_target).map(|(_, span)| *span)
+                    })
+                };
+                let cycle: Vec<String> = rotated
                     .iter()
-                    .chain(std::iter::once(&target))
-                    .filter_map(|id| self.program.sources.get(*id).map(|source| format!("`{}`", source.name)))
+                    .chain(std::iter::once(&closing_target))
+                    .map(|id| format!("`{}`", name(*id)))
                     .collect();
+                let label_span = closing_span.unwrap_or(span);
                 self.program.diagnostics.push(
-                    Diagnostic::new(Code::ImportCycle, span, format!("import cycle: `{path}` imports this file back"))
-                        .label("this import closes a cycle")
-                        .note(format!("the cycle is {}", cycle.join(" → ")))
+                    Diagnostic::new(Code::ImportCycle, label_span, format!("import cycle: {}", cycle.join(" → ")))
+                        .label("this import closes the cycle")
                         .help("move the declarations both files need into a third file that imports neither"),
                 );
                 continue;
@@ -205,9 +252,6 @@ impl LoadState<'_> {
     fn resolve(&mut self, importer: &str, path: &str, span: Span) -> Option<FileId> {
         if let Some(module) = path.strip_prefix("std/") {
             let name = format!("std/{module}");
-            if let Some(&id) = self.by_path.get(&name) {
-                return Some(id);
-            }
             if stdlib::source(&name).is_some() {
                 return self.add_std(&name);
             }

@@ -108,12 +108,25 @@ impl SourceFile {
 
     /// 1-based line and column (in Unicode scalar values) of `offset`.
     pub fn line_column(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
+        let mut offset = offset.min(self.text.len());
+        while offset > 0 && !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let line = self.line_index(offset);
         let line_start = self.line_starts.get(line).copied().unwrap_or(0);
         let column =
             self.text.get(line_start..offset).map(|prefix| prefix.chars().count()).unwrap_or(offset - line_start);
         (line + 1, column + 1)
+    }
+
+    /// Like [`SourceFile::line_column`] for the end of a range: an offset inside
+    /// a character counts that whole character.
+    pub fn line_column_end(&self, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(self.text.len());
+        while offset < self.text.len() && !self.text.is_char_boundary(offset) {
+            offset += 1;
+        }
+        self.line_column(offset)
     }
 
     pub fn line_starts(&self) -> &[usize] {

@@ -561,7 +561,7 @@ impl Checker<'_> {
                         Diagnostic::new(
                             Code::InvalidHeader,
                             field.value.span,
-                            format!("header `{header}` contains a line break"),
+                            format!("header `{header}` contains a line break or a NUL"),
                         )
                         .label("a header value is one line")
                         .help("remove the `\\n`, `\\r` or `\\0` escapes"),

@@ -61,7 +61,7 @@ fn range(map: &SourceMap, span: Span) -> JsonRange {
     let (line_start, column_start, line_end, column_end) = match map.get(span.file) {
         Some(file) => {
             let (line_start, column_start) = file.line_column(span.start as usize);
-            let (line_end, column_end) = file.line_column(span.end as usize);
+            let (line_end, column_end) = file.line_column_end(span.end as usize);
             (line_start, column_start, line_end, column_end)
         }
         None => (1, 1, 1, 1),

@@ -174,10 +174,13 @@ pub fn convert(
     let here = Span::new(file, position, position + found.length);
 
     if found.text == "=" && (expects(":") || positives.iter().any(|rule| expects_colon(*rule))) {
+        // `name = value` becomes `name: value`, in house style.
+        let spaces = text[..position].len() - text[..position].trim_end_matches([' ', '\t']).len();
+        let edit = Span::new(file, position - spaces, position + found.length);
         return Diagnostic::new(Code::EqualsForColon, here, "expected `:`, found `=`")
             .label("use `:` here")
             .note("fields, settings and arguments are written `name: value`; `=` is for `let`, `state` and assignments")
-            .fix("replace `=` with `:`", here, ":");
+            .fix("replace `=` with `:`", edit, ":");
     }
     if found.text == "," && !expects(",") {
         return Diagnostic::new(Code::StrayComma, here, "unexpected `,`")
