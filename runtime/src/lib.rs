@@ -1,12 +1,28 @@
 //! integ-runtime: the small async runtime that both of integ's back ends
 //! target — the interpreter and the generated Rust.
 //!
-//! It will hold, once and for both: the value model and decoding by declared
-//! type, the HTTP client (reqwest with rustls), auth schemes, policies
-//! (timeouts, retries with backoff and `Retry-After`, circuit breakers, rate
-//! limits), pagination, the state store (checkpoints and dead letters in
-//! embedded SQLite), the webhook server, the scheduler and the natives of the
-//! standard library. The contract it implements is `spec.md` at the root of
-//! the repository.
+//! - [`value`]: the values programs compute with; [`types`]: the program's
+//!   types as the runtime needs them;
+//! - [`decode`] and [`encode`]: JSON, forms, XML and text, by declared type;
+//! - [`http`]: requests with auth, policies (timeouts, retries, backoff,
+//!   `Retry-After`, circuit breakers, rate limits, concurrency) and pagination;
+//! - [`natives`]: the natives of the standard library;
+//! - [`secret`]: secrets and their redaction everywhere.
 //!
-//! Dependencies point one way: this crate knows nothing of the compiler.
+//! The contract is `spec.md` at the root of the repository. Dependencies
+//! point one way: this crate knows nothing of the compiler.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod types;
+pub mod value;
+
+pub use error::{DecodeError, EvalError};
+pub use types::{Schema, TypeDesc};
+pub use value::Value;
+
+/// The version in the `User-Agent` of every request: `integ/<version>`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
