@@ -8,6 +8,7 @@
 mod check;
 mod explain;
 mod files;
+mod run;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,30 @@ use clap::{Parser, Subcommand, ValueEnum};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines on standard error as text or as JSON objects.
+    #[arg(long, alias = "log", global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// The least severe log level shown: error, warn, info, debug or trace.
+    #[arg(long, global = true, default_value = "info")]
+    log_level: String,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs go to standard error; the runtime redacts secrets before they get here.
+fn init_logging(format: LogFormat, level: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 #[derive(Subcommand)]
@@ -42,6 +67,19 @@ enum Command {
         /// A code such as E0200 or W0001; `list` prints every code.
         code: String,
     },
+    /// Evaluate an expression with a file's declarations in scope; print it as JSON.
+    Eval(run::EvalArgs),
+    /// Apply a map to every JSON line of standard input; print one JSON line per record.
+    ///
+    /// Records that cannot be decoded or mapped are reported on standard error
+    /// with their line number; the others are still mapped. Exits 1 if any
+    /// record failed.
+    Map(run::MapArgs),
+    /// Call one endpoint and print its result as JSON (a stream: one record a line).
+    ///
+    /// Secrets and base URLs are read from the environment as the file says.
+    /// Exits 1 when the call fails (after the endpoint's policy gave up).
+    Call(run::CallArgs),
 }
 
 /// Output format of diagnostics.
@@ -64,8 +102,12 @@ pub enum Colour {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.log_format, &cli.log_level);
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Explain { code } => explain::run(&code),
+        Command::Eval(args) => run::eval(&args),
+        Command::Map(args) => run::map(&args),
+        Command::Call(args) => run::call(&args),
     }
 }

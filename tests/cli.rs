@@ -534,7 +534,7 @@ fn unknown_flag_is_a_usage_error() {
     let run = integ(&[]);
     assert_eq!(run.code, 2, "no subcommand: {run:#?}");
     assert_eq!(run.stdout, "");
-    assert!(run.stderr.contains("Usage: integ <COMMAND>"), "{}", run.stderr);
+    assert!(run.stderr.contains("Usage: integ [OPTIONS] <COMMAND>"), "{}", run.stderr);
 }
 
 #[test]

@@ -19,6 +19,9 @@
 
 pub mod check;
 pub mod diagnostic;
+#[cfg(feature = "interpreter")]
+pub mod interp;
+pub mod ir;
 pub mod program;
 pub mod source;
 pub mod stdlib;

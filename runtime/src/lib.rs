@@ -17,6 +17,9 @@
 pub mod decode;
 pub mod encode;
 pub mod error;
+pub mod http;
+pub mod natives;
+pub mod secret;
 pub mod types;
 pub mod value;
 

@@ -117,6 +117,10 @@ pub enum Value {
     Record(Arc<Record>),
     /// Any JSON value, passed through untouched.
     Json(Arc<serde_json::Value>),
+    /// A function passed as an argument (a lambda, or a function or map
+    /// passed by name), by the interpreter's index. Natives call it through
+    /// `natives::Context::call`; it is never encoded.
+    Function(u32),
 }
 
 impl Value {
@@ -181,6 +185,7 @@ impl Value {
             Value::Map(_) => "map",
             Value::Record(_) => "record",
             Value::Json(_) => "Json",
+            Value::Function(_) => "function",
         }
     }
 

@@ -173,6 +173,7 @@ impl Checker<'_> {
         };
         let mut variants: Vec<VariantDef> = Vec::new();
         let mut catch_all: Option<Span> = None;
+        let mut other_name: Option<String> = None;
         for variant in &decl.variants {
             let mut wire = variant.name.name.clone();
             for attribute in &variant.attributes {
@@ -194,7 +195,10 @@ impl Checker<'_> {
                             .secondary(first, "the first one")
                             .help("unknown wire values can go to one variant only"),
                         ),
-                        None => catch_all = Some(attribute.span),
+                        None => {
+                            catch_all = Some(attribute.span);
+                            other_name = Some(variant.name.name.clone());
+                        }
                     }
                     continue;
                 }
@@ -281,6 +285,7 @@ impl Checker<'_> {
             );
         }
         if let Some(definition) = self.types.enums.get_mut(id.0 as usize) {
+            definition.other = other_name.and_then(|other| variants.iter().position(|variant| variant.name == other));
             definition.variants = variants;
         }
     }
@@ -377,7 +382,8 @@ impl Checker<'_> {
             );
         }
         let generics = self.generics(&function.generics);
-        let params = self.params(&function.params, &generics, true);
+        // Only natives take functions: a user function could not call one.
+        let params = self.params(&function.params, &generics, function.native);
         let ret = self.resolve_type(&function.returns, &generics);
         if !function.native && function.body.is_none() {
             self.report(

@@ -102,7 +102,10 @@ impl Checker<'_> {
 
     /// Types `expr`; `expected` guides literals and is not itself enforced.
     pub(crate) fn check_expr(&mut self, cx: &mut Cx, expr: &Expr, expected: Option<&Ty>) -> Ty {
-        crate::with_stack(|| self.check_expr_inner(cx, expr, expected))
+        let ty = crate::with_stack(|| self.check_expr_inner(cx, expr, expected));
+        // Lowering reads the type of every expression from here.
+        self.expr_types.insert(ExprKey::of(expr), ty.clone());
+        ty
     }
 
     fn check_expr_inner(&mut self, cx: &mut Cx, expr: &Expr, expected: Option<&Ty>) -> Ty {
@@ -1246,6 +1249,20 @@ pub(crate) fn in_optional_chain(expr: &Expr) -> bool {
             _ => false,
         },
         _ => false,
+    }
+}
+
+/// Identifies an expression of the program: no two expressions share a span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExprKey {
+    pub file: crate::source::FileId,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl ExprKey {
+    pub fn of(expr: &Expr) -> ExprKey {
+        ExprKey { file: expr.span.file, start: expr.span.start, end: expr.span.end }
     }
 }
 

@@ -47,6 +47,9 @@ pub struct Checked {
     pub functions: HashMap<String, FnSig>,
     pub apis: Vec<api::ApiInfo>,
     pub policies: Vec<policy::PolicyInfo>,
+    pub flows: HashMap<String, flow::FlowInfo>,
+    /// The type of every expression that was checked.
+    pub expr_types: HashMap<expr::ExprKey, Ty>,
 }
 
 /// What a top-level name refers to.
@@ -137,6 +140,8 @@ pub fn check(program: &Program) -> Checked {
         functions: checker.functions,
         apis: checker.apis,
         policies: checker.policies,
+        flows: checker.flows,
+        expr_types: checker.expr_types,
     }
 }
 
@@ -158,6 +163,7 @@ pub struct Checker<'p> {
     pub(crate) current_symbol: Option<usize>,
     /// Webhook paths taken so far, for E0800 on a second flow at the same path.
     pub(crate) webhook_paths: HashMap<String, Span>,
+    pub(crate) expr_types: HashMap<expr::ExprKey, Ty>,
 }
 
 impl<'p> Checker<'p> {
@@ -176,6 +182,7 @@ impl<'p> Checker<'p> {
             current_file: FileId(0),
             current_symbol: None,
             webhook_paths: HashMap::new(),
+            expr_types: HashMap::new(),
         }
     }
 
@@ -260,6 +267,7 @@ impl<'p> Checker<'p> {
                     variants: Vec::new(),
                     span: name.span,
                     doc: decl.doc.clone(),
+                    other: None,
                 })),
                 DeclKind::Secret(_) => SymbolKind::Secret,
                 DeclKind::Auth(_) => SymbolKind::Auth,

@@ -230,6 +230,8 @@ pub struct EnumDef {
     pub variants: Vec<VariantDef>,
     pub span: Span,
     pub doc: Option<String>,
+    /// The `@other` variant, which unknown wire values decode to.
+    pub other: Option<usize>,
 }
 
 impl EnumDef {
@@ -293,19 +295,22 @@ impl TypeTable {
         }
     }
 
-    /// An anonymous record (an object literal) fits a record with the same fields and types.
+    /// Two object literals with the same fields, in the same order, have the
+    /// same shape. (A named record is built by naming it or by an expected
+    /// type, never converted from an anonymous one: the field order of the
+    /// value would not be the record's.)
     fn records_compatible(&self, from: RecordId, to: RecordId) -> bool {
         let (Some(from_def), Some(to_def)) = (self.record(from), self.record(to)) else {
             return false;
         };
-        if !from_def.anonymous {
-            return false;
-        }
-        from_def.fields.len() == to_def.fields.len()
+        from_def.anonymous
+            && to_def.anonymous
+            && from_def.fields.len() == to_def.fields.len()
             && from_def
                 .fields
                 .iter()
-                .all(|field| to_def.field(&field.name).is_some_and(|target| self.assignable(&field.ty, &target.ty)))
+                .zip(&to_def.fields)
+                .all(|(field, target)| field.name == target.name && self.assignable(&field.ty, &target.ty))
     }
 }
 
