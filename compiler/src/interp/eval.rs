@@ -160,8 +160,10 @@ fn literal_value(literal: &Literal) -> Result<Value, EvalError> {
         Literal::Bool(value) => Value::Bool(*value),
         Literal::Int(value) => Value::Int(*value),
         Literal::Float(value) => Value::Float(*value),
-        Literal::Decimal(text) => Value::Decimal(
-            text.parse::<Decimal>().map_err(|error| EvalError::Other(format!("decimal literal `{text}`: {error}")))?,
+        Literal::Decimal { text, mantissa, scale } => Value::Decimal(
+            Decimal::try_from_i128_with_scale(*mantissa, *scale)
+                .or_else(|_| text.parse::<Decimal>())
+                .map_err(|error| EvalError::Other(format!("decimal literal `{text}`: {error}")))?,
         ),
         Literal::String(text) => Value::string(text.as_str()),
         Literal::Duration { millis } => Value::Duration(Duration { millis: *millis }),

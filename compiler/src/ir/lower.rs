@@ -305,13 +305,13 @@ impl<'a> Lowerer<'a> {
         let ty = self.ty(expr);
         match &expr.kind {
             ExprKind::Int(value) => match ty.unwrap_optional() {
-                Ty::Decimal => Expr::Literal(Literal::Decimal(value.to_string())),
+                Ty::Decimal => Expr::Literal(decimal_literal(&value.to_string())),
                 Ty::Float => Expr::Literal(Literal::Float(*value as f64)),
                 _ => Expr::Literal(Literal::Int(*value)),
             },
             ExprKind::Number(text) => match ty.unwrap_optional() {
                 Ty::Float => Expr::Literal(Literal::Float(text.parse().unwrap_or(f64::NAN))),
-                _ => Expr::Literal(Literal::Decimal(text.clone())),
+                _ => Expr::Literal(decimal_literal(text)),
             },
             ExprKind::Quantity(quantity) => {
                 if let Ok(millis) = literals::duration_ms(quantity, expr) {
@@ -699,13 +699,13 @@ impl<'a> Lowerer<'a> {
             ast::PatternAlt::None(_) => Pattern::None,
             ast::PatternAlt::Bool(value, _) => Pattern::Literal(Literal::Bool(*value)),
             ast::PatternAlt::Int(value, _) => match scrutinee.unwrap_optional() {
-                Ty::Decimal => Pattern::Literal(Literal::Decimal(value.to_string())),
+                Ty::Decimal => Pattern::Literal(decimal_literal(&value.to_string())),
                 Ty::Float => Pattern::Literal(Literal::Float(*value as f64)),
                 _ => Pattern::Literal(Literal::Int(*value)),
             },
             ast::PatternAlt::Number(text, _) => match scrutinee.unwrap_optional() {
                 Ty::Float => Pattern::Literal(Literal::Float(text.parse().unwrap_or(f64::NAN))),
-                _ => Pattern::Literal(Literal::Decimal(text.clone())),
+                _ => Pattern::Literal(decimal_literal(text)),
             },
             ast::PatternAlt::String(text, _) => Pattern::Literal(Literal::String(text.clone())),
             ast::PatternAlt::Quantity(..) => Pattern::Wildcard,
@@ -1279,4 +1279,12 @@ fn error_arms(clause: &ast::Clause) -> Vec<ErrorArm> {
             ErrorArm { patterns, name }
         })
         .collect()
+}
+
+/// A decimal literal with its digits and scale.
+pub(crate) fn decimal_literal(text: &str) -> Literal {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits: String = whole.chars().chain(fraction.chars()).filter(char::is_ascii_digit).collect();
+    let mantissa = digits.parse::<i128>().unwrap_or(0);
+    Literal::Decimal { text: text.to_owned(), mantissa, scale: fraction.len() as u32 }
 }

@@ -57,8 +57,9 @@ pub enum Literal {
     Bool(bool),
     Int(i64),
     Float(f64),
-    /// A decimal as written (`12.50`), scale kept.
-    Decimal(String),
+    /// A decimal as written (`12.50`, scale kept): `mantissa` × 10^-`scale`
+    /// (`1250`, `2`), precomputed so evaluation does not parse text.
+    Decimal { text: String, mantissa: i128, scale: u32 },
     String(String),
     Duration {
         millis: i64,
