@@ -8,8 +8,12 @@
 mod check;
 mod explain;
 mod files;
+mod flows;
+mod mock;
+mod progress;
 mod run;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -47,7 +51,11 @@ pub enum LogFormat {
 fn init_logging(format: LogFormat, level: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| progress::LogWriter)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_target(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -80,6 +88,28 @@ enum Command {
     /// Secrets and base URLs are read from the environment as the file says.
     /// Exits 1 when the call fails (after the endpoint's policy gave up).
     Call(run::CallArgs),
+    /// Serve every api of a program on loopback, from its types and fixtures, until Ctrl-C.
+    ///
+    /// Prints one line per api: its name, its URL, and the environment
+    /// variables that point the program at it (`SHOP_URL=...`).
+    Mock(mock::MockArgs),
+    /// Run flows: on their schedules until stopped (Ctrl-C), or each once with --once.
+    ///
+    /// State, dead letters and run history are kept in an SQLite file (see
+    /// --state). Ctrl-C or SIGTERM finishes the records in flight, saves
+    /// state and exits 0; the next run resumes from there.
+    ///
+    /// Exit codes with --once: 0 every run completed; 1 some records were
+    /// dead-lettered; 2 a flow failed, or the program could not start (errors
+    /// in the file, missing secrets, a store in use).
+    Run(flows::RunArgs),
+    /// Inspect, replay or delete the dead letters of a program's flows.
+    ///
+    /// `replay` runs each record through its flow again (after the target or
+    /// the program was fixed): delivered ones are deleted. Exits 1 when some
+    /// are still failing.
+    #[command(name = "deadletters", alias = "dead-letters")]
+    DeadLetters(flows::DeadLettersArgs),
 }
 
 /// Output format of diagnostics.
@@ -109,5 +139,8 @@ fn main() -> ExitCode {
         Command::Eval(args) => run::eval(&args),
         Command::Map(args) => run::map(&args),
         Command::Call(args) => run::call(&args),
+        Command::Mock(args) => mock::run(&args),
+        Command::Run(args) => flows::run(&args),
+        Command::DeadLetters(args) => flows::dead_letters(&args),
     }
 }

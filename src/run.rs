@@ -213,7 +213,8 @@ pub fn call(args: &CallArgs) -> ExitCode {
         return ExitCode::from(2);
     };
     let endpoint_ir = lowered.apis[api].endpoints[endpoint].clone();
-    let interpreter = match Interpreter::new(lowered, Options::default()) {
+    // The result is printed whole: every field is decoded.
+    let interpreter = match Interpreter::new(lowered, Options { read_everything: true, ..Options::default() }) {
         Ok(interpreter) => interpreter,
         Err(error) => {
             eprintln!("error: {error}");

@@ -20,6 +20,7 @@ pub mod error;
 pub mod http;
 pub mod natives;
 pub mod secret;
+pub mod store;
 pub mod types;
 pub mod value;
 

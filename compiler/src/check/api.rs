@@ -1201,35 +1201,20 @@ impl Checker<'_> {
                     }
                 }
             }
-            [Expr { kind: ExprKind::Object { name: Some(encoding), fields }, span }] => match encoding.name.as_str() {
-                "json" => {
-                    self.check_anonymous(cx, fields, None);
-                }
-                "form" => {
-                    let ty = self.check_anonymous(cx, fields, None);
-                    self.form_value_type(&ty, *span);
-                }
-                other => {
-                    self.unknown_encoding(encoding, other);
-                    self.check_anonymous(cx, fields, None);
-                }
-            },
-            [
+            [object @ Expr { kind: ExprKind::Object { name: Some(encoding), fields }, span }]
+            | [
                 Expr { kind: ExprKind::Name(encoding), .. },
-                Expr { kind: ExprKind::Object { name: None, fields }, span },
-            ] => match encoding.name.as_str() {
-                "json" => {
-                    self.check_anonymous(cx, fields, None);
+                object @ Expr { kind: ExprKind::Object { name: None, fields }, span },
+            ] => {
+                let ty = self.check_anonymous(cx, fields, None);
+                // Lowering reads the body's type from here.
+                self.expr_types.insert(super::expr::ExprKey::of(object), ty.clone());
+                match encoding.name.as_str() {
+                    "json" => {}
+                    "form" => self.form_value_type(&ty, *span),
+                    other => self.unknown_encoding(encoding, other),
                 }
-                "form" => {
-                    let ty = self.check_anonymous(cx, fields, None);
-                    self.form_value_type(&ty, *span);
-                }
-                other => {
-                    self.unknown_encoding(encoding, other);
-                    self.check_anonymous(cx, fields, None);
-                }
-            },
+            }
             _ => self.malformed_body(value.span, usage),
         }
         cx.secrets = Secrets::Forbidden("a request");

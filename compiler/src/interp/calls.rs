@@ -9,14 +9,16 @@
 //! query (none left out, lists repeated), headers (api's, then endpoint's),
 //! body, idempotency key.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use integ_runtime::http::{
     ApiClient, ApiConfig, ApiKeyLocation, Auth, AuthStyle, Backoff, Body, BreakerConfig, CallError, CallErrorKind,
     Canonical, CanonicalTemplate, Credential, EndpointOptions, ErrorArm, HmacAlgorithm, HmacAuth, Jitter, Limits,
     Method, OAuth2ClientCredentials, OAuth2RefreshToken, PageOutcome, PageStyle, Pager, PagerOptions, PathTemplate,
-    Policy, Rate, Request, Response, RetryOn, SignatureEncoding, StatusPattern,
+    Policy, Rate, Request, Response, RetryOn, SharedAuth, SignatureEncoding, StatusPattern,
 };
 use integ_runtime::secret::Secret;
 use integ_runtime::{EvalError, TypeDesc, Value, decode, encode};
@@ -38,6 +40,33 @@ pub enum CallFailure {
     Eval { context: String, error: EvalError },
 }
 
+/// What the calls of a flow run did, for its counters (§ 12.10).
+#[derive(Debug, Default)]
+pub struct CallStats {
+    /// Successful calls of endpoints whose method writes (`POST`, `PUT`, `PATCH`, `DELETE`).
+    pub written: AtomicU64,
+    /// Attempts after the first, over every call and page request.
+    pub retries: AtomicU64,
+}
+
+impl CallStats {
+    fn attempts(&self, attempts: u32) {
+        self.retries.fetch_add(u64::from(attempts.saturating_sub(1)), Ordering::Relaxed);
+    }
+}
+
+/// A stream record that did not decode: its JSON as received, and why.
+#[derive(Clone, Debug)]
+pub struct BadRecord {
+    pub raw: String,
+    pub error: String,
+    /// The URL of the page it came in.
+    pub url: String,
+}
+
+/// One record of a stream page.
+pub type Item = Result<Value, BadRecord>;
+
 /// The result of a call.
 pub enum Outcome {
     /// A no-content endpoint answered.
@@ -54,17 +83,34 @@ pub struct Apis {
     _secrets: Vec<Secret>,
 }
 
+/// Where requests go instead of the URLs the program declares, by api name:
+/// the base URL, and the `token_url` of an OAuth2 auth. `integ run --mock`
+/// gets them from [`super::standin::StandIns::redirects`]; the program's own
+/// `base_url` and `token_url` expressions are then not evaluated.
+#[derive(Clone, Debug, Default)]
+pub struct Redirects {
+    pub base_urls: HashMap<String, String>,
+    pub token_urls: HashMap<String, String>,
+}
+
 impl Interpreter {
     /// Builds an HTTP client for every api: base URLs, auth, policies and
     /// limits read from the program and the environment. Every problem is
     /// reported together.
     pub fn connect(&self) -> Result<Apis, StartError> {
+        self.connect_with(&Redirects::default())
+    }
+
+    /// [`Interpreter::connect`], with the base and token URLs of `redirects`
+    /// in place of the declared ones (for the apis it names).
+    pub fn connect_with(&self, redirects: &Redirects) -> Result<Apis, StartError> {
         let secrets: Vec<Secret> = self.secret_values().map(Secret::new).collect();
         let mut problems = Vec::new();
         let mut clients = Vec::new();
         let mut endpoints = Vec::new();
+        let mut shared: HashMap<String, SharedAuth> = HashMap::new();
         for api in &self.program.apis {
-            match self.client(api) {
+            match self.client(api, redirects, &mut shared) {
                 Ok(client) => {
                     endpoints.push(
                         api.endpoints
@@ -99,11 +145,29 @@ impl Interpreter {
         }
     }
 
-    fn client(&self, api: &ir_api::Api) -> Result<ApiClient, String> {
-        let base_url = self.config_text(&api.base_url, &format!("`{}`'s base_url", api.name))?;
+    fn client(
+        &self,
+        api: &ir_api::Api,
+        redirects: &Redirects,
+        shared: &mut HashMap<String, SharedAuth>,
+    ) -> Result<ApiClient, String> {
+        let base_url = match redirects.base_urls.get(&api.name) {
+            Some(url) => url.clone(),
+            None => self.config_text(&api.base_url, &format!("`{}`'s base_url", api.name))?,
+        };
         let policy = self.policy(api.policy);
         let mut config = ApiConfig::new(api.name.clone(), base_url).policy(policy).errors(error_arms(&api.errors));
-        config = config.auth(self.auth(api)?);
+        let auth = match api.auth.declaration.as_ref().and_then(|name| shared.get(name)) {
+            Some(auth) => auth.clone(),
+            None => {
+                let auth = SharedAuth::new(self.auth(api, redirects.token_urls.get(&api.name))?);
+                if let Some(name) = &api.auth.declaration {
+                    shared.insert(name.clone(), auth.clone());
+                }
+                auth
+            }
+        };
+        config = config.auth(auth);
         for (name, expr) in &api.headers {
             let value = self.config_text(expr, &format!("header `{name}` of `{}`", api.name))?;
             config = config.header(name.clone(), self.credential(value));
@@ -126,7 +190,7 @@ impl Interpreter {
         }
     }
 
-    fn auth(&self, api: &ir_api::Api) -> Result<Auth, String> {
+    fn auth(&self, api: &ir_api::Api, token_url: Option<&String>) -> Result<Auth, String> {
         let auth = &api.auth;
         let owner = format!("auth of `{}`", api.name);
         let arg = |name: &str| -> Result<Option<String>, String> {
@@ -135,8 +199,12 @@ impl Interpreter {
                 None => Ok(None),
             }
         };
-        let required =
-            |name: &str| -> Result<String, String> { arg(name)?.ok_or_else(|| format!("the {owner} has no `{name}`")) };
+        let required = |name: &str| -> Result<String, String> {
+            match token_url {
+                Some(url) if name == "token_url" => Ok(url.clone()),
+                _ => arg(name)?.ok_or_else(|| format!("the {owner} has no `{name}`")),
+            }
+        };
         let duration = |name: &str, default: Duration| -> Result<Duration, String> {
             match auth.args.iter().find(|(arg, _)| arg == name) {
                 Some((_, expr)) => match self.eval(&mut Frame::new(0), expr) {
@@ -253,6 +321,19 @@ impl Interpreter {
         endpoint: u32,
         args: Vec<Value>,
     ) -> Result<Outcome, CallFailure> {
+        self.call_endpoint_counted(apis, api, endpoint, args, &CallStats::default()).await
+    }
+
+    /// [`Interpreter::call_endpoint`], counting writes and retries in `stats`
+    /// (a stream's page requests are counted by [`Stream::next_items`]).
+    pub async fn call_endpoint_counted(
+        &self,
+        apis: &Apis,
+        api: u32,
+        endpoint: u32,
+        args: Vec<Value>,
+        stats: &CallStats,
+    ) -> Result<Outcome, CallFailure> {
         let Some(api_ir) = self.program.apis.get(api as usize) else {
             return Err(eval_failure("call", EvalError::Other(format!("no api number {api}"))));
         };
@@ -281,13 +362,27 @@ impl Interpreter {
             frame.set(slot as u32, value);
         }
         let request = self.build_request(&mut frame, endpoint_ir).map_err(|error| eval_failure(&context, error))?;
+        let writes = matches!(endpoint_ir.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE");
+        let send = |request| async {
+            let sent = client.send(request, options).await;
+            match &sent {
+                Ok(response) => {
+                    stats.attempts(response.attempts);
+                    if writes {
+                        stats.written.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(error) => stats.attempts(error.attempts),
+            }
+            sent
+        };
         match &endpoint_ir.result {
             ir_api::Result::Unit => {
-                client.send(request, options).await?;
+                send(request).await?;
                 Ok(Outcome::Done)
             }
             ir_api::Result::Single { ty, select } => {
-                let response = client.send(request, options).await?;
+                let response = send(request).await?;
                 if response.none {
                     return Ok(Outcome::Value(Value::None));
                 }
@@ -323,6 +418,7 @@ impl Interpreter {
                 );
                 Ok(Outcome::Stream(Box::new(Stream {
                     pager,
+                    method: method_of(endpoint_ir),
                     frame,
                     api,
                     endpoint,
@@ -446,6 +542,7 @@ impl Interpreter {
 /// A stream endpoint's records, fetched page by page as they are read.
 pub struct Stream {
     pager: Pager,
+    method: Method,
     frame: Frame,
     api: u32,
     endpoint: u32,
@@ -456,8 +553,55 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// The records of the next page; `None` when the stream has ended.
+    /// The records of the next page; `None` when the stream has ended. A
+    /// record that does not decode fails the page (see [`Stream::next_items`]
+    /// for one that keeps the others).
     pub async fn next_page(&mut self, interpreter: &Interpreter) -> Option<Result<Vec<Value>, CallFailure>> {
+        let context = self.context(interpreter);
+        let items = match self.next_items(interpreter, &CallStats::default()).await? {
+            Ok(items) => items,
+            Err(failure) => return Some(Err(failure)),
+        };
+        let mut records = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Ok(record) => records.push(record),
+                Err(bad) => {
+                    self.done = true;
+                    let (api, endpoint) = context.split_once('.').unwrap_or((context.as_str(), ""));
+                    return Some(Err(CallFailure::Call(CallError::new(
+                        api,
+                        endpoint,
+                        CallErrorKind::Decode { message: bad.error },
+                        self.method.clone(),
+                        &bad.url,
+                    ))));
+                }
+            }
+        }
+        Some(Ok(records))
+    }
+
+    fn context(&self, interpreter: &Interpreter) -> String {
+        interpreter
+            .program
+            .apis
+            .get(self.api as usize)
+            .and_then(|api| {
+                api.endpoints.get(self.endpoint as usize).map(|endpoint| format!("{}.{}", api.name, endpoint.name))
+            })
+            .unwrap_or_default()
+    }
+
+    /// The records of the next page, each decoded on its own: a record that
+    /// does not decode is an `Err` for it alone (§ 12.7), the others are
+    /// delivered. `None` when the stream has ended. Page requests' retries
+    /// are counted in `stats`.
+    pub async fn next_items(
+        &mut self,
+        interpreter: &Interpreter,
+        stats: &CallStats,
+    ) -> Option<Result<Vec<Item>, CallFailure>> {
         if self.done {
             return None;
         }
@@ -467,33 +611,29 @@ impl Stream {
             self.done = true;
             return None;
         };
-        let context = interpreter
-            .program
-            .apis
-            .get(self.api as usize)
-            .map(|api| format!("{}.{}", api.name, endpoint.name))
-            .unwrap_or_default();
-        let mut records: Vec<Value> = Vec::new();
-        let mut failure: Option<String> = None;
+        let api_name = interpreter.program.apis.get(self.api as usize).map(|api| api.name.clone()).unwrap_or_default();
+        let method = self.method.clone();
+        let mut records: Vec<Item> = Vec::new();
         let frame = &mut self.frame;
         let item = &self.item;
         let records_expr = self.records.as_ref();
         let pagination = self.pagination.as_ref();
         let extract = |response: &Response| -> Result<PageOutcome, CallError> {
-            match interpreter.read_page(frame, endpoint, response, item, records_expr, pagination) {
+            match interpreter.read_items(frame, endpoint, response, item, records_expr, pagination) {
                 Ok((page, outcome)) => {
                     records = page;
                     Ok(outcome)
                 }
                 Err(message) => {
-                    failure = Some(message.clone());
-                    Err(CallError::new(
-                        context.clone(),
+                    let mut error = CallError::new(
+                        api_name.clone(),
                         endpoint.name.clone(),
                         CallErrorKind::Decode { message },
-                        Method::GET,
+                        method.clone(),
                         response.url.as_str(),
-                    ))
+                    );
+                    error.attempts = response.attempts;
+                    Err(error)
                 }
             }
         };
@@ -502,13 +642,111 @@ impl Stream {
                 self.done = true;
                 None
             }
-            Some(Ok(_)) => Some(Ok(records)),
+            Some(Ok(response)) => {
+                stats.attempts(response.attempts);
+                Some(Ok(records))
+            }
             Some(Err(error)) => {
+                stats.attempts(error.attempts);
                 self.done = true;
-                let _ = failure;
                 Some(Err(CallFailure::Call(error)))
             }
         }
+    }
+}
+
+impl Interpreter {
+    /// [`Interpreter::read_page`], record by record: when the page does not
+    /// decode because some of its records do not, and the records are
+    /// reached by a path of members from the body (`records body.orders`,
+    /// or the body itself), the page is read again without them and they are
+    /// given back as [`BadRecord`]s in their places.
+    fn read_items(
+        &self,
+        frame: &mut Frame,
+        endpoint: &ir_api::Endpoint,
+        response: &Response,
+        item: &Ty,
+        records: Option<&Expr>,
+        pagination: Option<&Pagination>,
+    ) -> Result<(Vec<Item>, PageOutcome), String> {
+        let message = match self.read_page(frame, endpoint, response, item, records, pagination) {
+            Ok((page, outcome)) => return Ok((page.into_iter().map(Ok).collect(), outcome)),
+            Err(message) => message,
+        };
+        let Some(path) = self.records_path(endpoint, records) else { return Err(message) };
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        let Ok(elements) = decode::json_records(&response.body, &path, &self.desc(item), &self.schema, "body") else {
+            return Err(message);
+        };
+        if elements.iter().all(Result::is_ok) {
+            return Err(message);
+        }
+        // The page without its bad records, for the pagination expressions.
+        let Ok(mut document) = serde_json::from_slice::<serde_json::Value>(&response.body) else { return Err(message) };
+        let mut array = &mut document;
+        for member in &path {
+            match array.get_mut(*member) {
+                Some(inner) => array = inner,
+                None => return Err(message),
+            }
+        }
+        let serde_json::Value::Array(raw) = array else { return Err(message) };
+        let originals = std::mem::take(raw);
+        let mut bad = Vec::new();
+        for (element, decoded) in originals.into_iter().zip(&elements) {
+            match decoded {
+                Ok(_) => raw.push(element),
+                Err(error) => bad.push(BadRecord {
+                    raw: element.to_string(),
+                    error: error.to_string(),
+                    url: response.url.to_string(),
+                }),
+            }
+        }
+        let Ok(cleaned) = serde_json::to_vec(&document) else { return Err(message) };
+        let mut trimmed = response.clone();
+        trimmed.body = cleaned.into();
+        let (_, mut outcome) = self.read_page(frame, endpoint, &trimmed, item, records, pagination)?;
+        outcome = outcome.with_fingerprint(fingerprint(&response.body));
+        let mut bad = bad.into_iter();
+        let items = elements
+            .into_iter()
+            .map(|decoded| match decoded {
+                Ok(value) => Ok(value),
+                Err(error) => Err(bad.next().unwrap_or(BadRecord {
+                    raw: String::new(),
+                    error: error.to_string(),
+                    url: response.url.to_string(),
+                })),
+            })
+            .collect();
+        Ok((items, outcome))
+    }
+
+    /// The wire names from the body to the records (empty: the body is the
+    /// list), when `records` is such a path.
+    fn records_path(&self, endpoint: &ir_api::Endpoint, records: Option<&Expr>) -> Option<Vec<String>> {
+        let mut path = Vec::new();
+        let mut expr = records?;
+        loop {
+            match expr {
+                Expr::Local(slot) if *slot == endpoint.body_slot => break,
+                Expr::Field { base, record, index } => {
+                    let field = self.schema.records.get(*record as usize)?.fields.get(*index as usize)?;
+                    path.push(field.wire.to_string());
+                    expr = base;
+                }
+                Expr::JsonField { base, name } => {
+                    path.push(name.clone());
+                    expr = base;
+                }
+                Expr::FromJson { value, .. } => expr = value,
+                _ => return None,
+            }
+        }
+        path.reverse();
+        Some(path)
     }
 }
 
@@ -607,13 +845,20 @@ fn eval_failure(context: &str, error: EvalError) -> CallFailure {
 
 fn decode_error(context: &str, response: &Response, message: String, endpoint: &ir_api::Endpoint) -> CallFailure {
     let api = context.split('.').next().unwrap_or(context);
-    CallFailure::Call(CallError::new(
+    let mut error = CallError::new(
         api,
         endpoint.name.clone(),
         CallErrorKind::Decode { message },
-        Method::GET,
+        method_of(endpoint),
         response.url.as_str(),
-    ))
+    );
+    error.attempts = response.attempts;
+    CallFailure::Call(error)
+}
+
+/// The endpoint's method (GET if it were not a valid one: the checker saw to that).
+fn method_of(endpoint: &ir_api::Endpoint) -> Method {
+    Method::from_bytes(endpoint.method.as_bytes()).unwrap_or(Method::GET)
 }
 
 fn status_pattern(pattern: CheckedStatus) -> StatusPattern {

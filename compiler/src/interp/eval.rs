@@ -57,8 +57,15 @@ impl Interpreter {
             }
             Expr::FunctionValue(callee) => self.function_value(callee),
             Expr::Lambda(index) => Ok(Value::Function(LAMBDA | index)),
-            Expr::Endpoint { .. } => {
-                Err(EvalError::Other("an endpoint is called from a flow or `integ call`".to_owned()))
+            Expr::Endpoint { api, endpoint, args } => {
+                let Some(calls) = frame.calls.clone() else {
+                    return Err(EvalError::Other("an endpoint is called from a flow or `integ call`".to_owned()));
+                };
+                let mut values = Vec::with_capacity(args.len());
+                for arg in args {
+                    values.push(self.eval(frame, arg)?);
+                }
+                calls.call(self, *api, *endpoint, values)
             }
             Expr::Record { ty, fields } => {
                 let mut values = Vec::with_capacity(fields.len());
@@ -141,10 +148,10 @@ impl Interpreter {
                 let desc = self.desc(ty);
                 Ok(Value::Json(Arc::new(encode::to_json_value(&value, &desc, &self.schema)?)))
             }
-            Expr::FromJson { value, ty } => match self.eval(frame, value)? {
+            Expr::FromJson { value, ty, root } => match self.eval(frame, value)? {
                 Value::Json(json) => {
                     let desc = self.desc(ty);
-                    Ok(decode::from_json(&json, &desc, &self.schema, "value")?)
+                    Ok(decode::from_json(&json, &desc, &self.schema, root)?)
                 }
                 other => Ok(other),
             },

@@ -12,7 +12,9 @@
 
 pub mod calls;
 mod eval;
+pub mod flow;
 pub mod schema;
+pub mod standin;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,6 +45,9 @@ pub struct Options {
     /// Reads `env(...)` and secrets; tests pass a map.
     pub environment: Environment,
     pub clock: Arc<dyn Clock + Send + Sync>,
+    /// Decode every field of every record, not only those the program reads
+    /// (`integ call` prints whole results).
+    pub read_everything: bool,
 }
 
 impl Default for Options {
@@ -50,6 +55,7 @@ impl Default for Options {
         Options {
             environment: Box::new(|name| std::env::var(name).ok().filter(|value| !value.is_empty())),
             clock: Arc::new(natives::SystemClock),
+            read_everything: false,
         }
     }
 }
@@ -65,18 +71,34 @@ pub struct Interpreter {
     clock: Arc<dyn Clock + Send + Sync>,
 }
 
+/// Makes the endpoint calls nested in a flow's expressions (§ 12.5): the
+/// flow runner gives its frame one (functions and maps cannot call
+/// endpoints, so no other frame needs it).
+pub trait EndpointCalls: Send + Sync {
+    /// Calls `api.endpoint`; a failure is kept by the implementation (for
+    /// the flow's `on_exhausted`) and reported here as an [`EvalError`].
+    fn call(&self, interpreter: &Interpreter, api: u32, endpoint: u32, args: Vec<Value>) -> Result<Value, EvalError>;
+}
+
 /// The slots of one function call, and how deep the call is.
 pub struct Frame {
     pub slots: Vec<Value>,
     depth: u32,
+    /// Set in a flow's frame only.
+    calls: Option<Arc<dyn EndpointCalls>>,
 }
 
 impl Frame {
     pub fn new(size: u32) -> Frame {
-        Frame { slots: vec![Value::None; size as usize], depth: 0 }
+        Frame { slots: vec![Value::None; size as usize], depth: 0, calls: None }
     }
 
-    fn set(&mut self, slot: u32, value: Value) {
+    /// A flow's frame: endpoint calls nested in its expressions go to `calls`.
+    pub fn with_calls(size: u32, calls: Arc<dyn EndpointCalls>) -> Frame {
+        Frame { slots: vec![Value::None; size as usize], depth: 0, calls: Some(calls) }
+    }
+
+    pub fn set(&mut self, slot: u32, value: Value) {
         let index = slot as usize;
         if index >= self.slots.len() {
             self.slots.resize(index + 1, Value::None);
@@ -84,7 +106,7 @@ impl Frame {
         self.slots[index] = value;
     }
 
-    fn get(&self, slot: u32) -> Value {
+    pub fn get(&self, slot: u32) -> Value {
         self.slots.get(slot as usize).cloned().unwrap_or_default()
     }
 }
@@ -98,7 +120,8 @@ const INDEX: u32 = (1 << 30) - 1;
 
 impl Interpreter {
     pub fn new(program: ir::Program, options: Options) -> Result<Interpreter, StartError> {
-        let schema = schema::schema(&program.types, |record, field| program.is_read(record, field));
+        let everything = options.read_everything;
+        let schema = schema::schema(&program.types, |record, field| everything || program.is_read(record, field));
         let mut natives = Vec::new();
         let mut native_index = HashMap::new();
         let mut names: Vec<&String> = program.natives.keys().collect();
@@ -168,7 +191,8 @@ impl Interpreter {
             )));
         }
         // Omitted arguments take their defaults, evaluated in the callee's frame.
-        let mut frame = Frame { slots: Vec::with_capacity(function.frame_size as usize), depth: depth + 1 };
+        let mut frame =
+            Frame { slots: Vec::with_capacity(function.frame_size as usize), depth: depth + 1, calls: None };
         for position in args.len()..function.params.len() {
             let value = match function.defaults.get(position).cloned().flatten() {
                 Some(default) => self.eval(&mut Frame::new(0), &default)?,

@@ -5,6 +5,8 @@
 //! program checked without errors; where it meets something the checker
 //! rejected it produces [`Expr::Invalid`] rather than failing.
 
+mod flows;
+
 use super::api::{self, Api, Endpoint, ErrorArm, Pagination, PathPart};
 use super::{Arm, Callee, Expr, Function, Literal, Native, Part, Pattern, Program, Secret};
 use crate::check::expr::{ExprKey, in_optional_chain};
@@ -20,6 +22,7 @@ pub fn lower(loaded: &Loaded, checked: &Checked) -> Program {
     let mut lowerer = Lowerer { loaded, checked, out: Program { types: checked.types.clone(), ..Program::default() } };
     lowerer.collect();
     lowerer.lower_bodies();
+    lowerer.lower_flows();
     lowerer.out
 }
 
@@ -229,7 +232,10 @@ impl<'a> Lowerer<'a> {
         for item in &map.items {
             match item {
                 ast::MapItem::Let(statement) => {
-                    let value = self.lower_part(frame, &statement.value);
+                    let value = match statement.ty.as_ref().and_then(|written| self.resolve_written_type(written)) {
+                        Some(declared) => self.lower_part_to(frame, &statement.value, &declared),
+                        None => self.lower_part(frame, &statement.value),
+                    };
                     let slot = frame.declare(&statement.name.name);
                     lets.push((slot, value));
                 }
@@ -254,7 +260,23 @@ impl<'a> Lowerer<'a> {
         let actual = self.ty(expr);
         self.uses_whole(&actual);
         let lowered = self.lower_part(frame, expr);
-        convert(lowered, &actual, target)
+        self.name_root(convert(lowered, &actual, target), expr)
+    }
+
+    /// Decode errors of a `Json` value read as a declared type name the
+    /// expression it came from: `body.orders[0].total_cents: expected Int...`.
+    fn name_root(&self, converted: Expr, expr: &ast::Expr) -> Expr {
+        match converted {
+            Expr::FromJson { value, ty, .. } => {
+                let written: Vec<&str> = self.loaded.sources.snippet(expr.span).split_whitespace().collect();
+                let mut root = written.join(" ");
+                if root.is_empty() || root.chars().count() > 60 {
+                    root = "value".to_owned();
+                }
+                Expr::FromJson { value, ty, root }
+            }
+            other => other,
+        }
     }
 
     /// Like [`Lowerer::lower_to`] for a value that only flows on (see [`Lowerer::lower_part`]).
@@ -264,7 +286,7 @@ impl<'a> Lowerer<'a> {
         if matches!(target.unwrap_optional(), Ty::Json) && !matches!(actual.unwrap_optional(), Ty::Json) {
             self.uses_whole(&actual);
         }
-        convert(lowered, &actual, target)
+        self.name_root(convert(lowered, &actual, target), expr)
     }
 
     /// Lowers a value that is used whole: encoded, compared, stored in another
@@ -544,7 +566,16 @@ impl<'a> Lowerer<'a> {
                         .iter()
                         .map(|param| (param.name.clone(), param.ty.clone()))
                         .collect();
-                    let lowered = self.match_args(frame, &params, &[], None, args, false);
+                    // Apis are lowered before flows: their defaults are known.
+                    let defaults = self
+                        .out
+                        .apis
+                        .iter()
+                        .find(|lowered| lowered.name == info.name)
+                        .and_then(|lowered| lowered.endpoints.iter().find(|candidate| candidate.name == name.name))
+                        .map(|lowered| lowered.defaults.clone())
+                        .unwrap_or_default();
+                    let lowered = self.match_args(frame, &params, &defaults, None, args, false);
                     return Expr::Endpoint { api: api as u32, endpoint: endpoint as u32, args: lowered };
                 }
                 let Some(function) = self.out.by_name.get(&name.name).cloned() else { return Expr::Invalid };
@@ -726,7 +757,7 @@ impl<'a> Lowerer<'a> {
     fn lower_api(&mut self, decl: &ast::ApiDecl) -> Option<Api> {
         let info = self.checked.apis.iter().find(|api| api.name == decl.name.name)?.clone();
         let mut base_url = Expr::Invalid;
-        let mut auth = api::Auth { scheme: "none".to_owned(), args: Vec::new() };
+        let mut auth = api::Auth::none();
         let mut policy_name: Option<String> = None;
         let mut rate_limit = None;
         let mut concurrency = None;
@@ -829,8 +860,8 @@ impl<'a> Lowerer<'a> {
 
     fn lower_auth(&mut self, expr: &ast::Expr) -> api::Auth {
         match &expr.kind {
-            ExprKind::None => api::Auth { scheme: "none".to_owned(), args: Vec::new() },
-            ExprKind::Name(name) if name.name == "none" => api::Auth { scheme: "none".to_owned(), args: Vec::new() },
+            ExprKind::None => api::Auth::none(),
+            ExprKind::Name(name) if name.name == "none" => api::Auth::none(),
             ExprKind::Name(name) => {
                 // A named `auth` declaration.
                 let declaration = self.declarations().into_iter().find_map(|(_, decl)| match &decl.kind {
@@ -838,8 +869,9 @@ impl<'a> Lowerer<'a> {
                     _ => None,
                 });
                 match declaration {
-                    Some(value) => self.lower_auth(&value),
-                    None => api::Auth { scheme: "none".to_owned(), args: Vec::new() },
+                    // Apis that name one declaration share its token cache.
+                    Some(value) => api::Auth { declaration: Some(name.name.clone()), ..self.lower_auth(&value) },
+                    None => api::Auth::none(),
                 }
             }
             ExprKind::Call { callee, args, .. } => {
@@ -879,9 +911,9 @@ impl<'a> Lowerer<'a> {
                     };
                     lowered.push((name, value));
                 }
-                api::Auth { scheme, args: lowered }
+                api::Auth { scheme, args: lowered, declaration: None }
             }
-            _ => api::Auth { scheme: "none".to_owned(), args: Vec::new() },
+            _ => api::Auth::none(),
         }
     }
 
@@ -1064,9 +1096,10 @@ impl<'a> Lowerer<'a> {
                     _ => None,
                 }
             }
-            [
+            [object @ ast::Expr { kind: ExprKind::Object { name: Some(encoding), .. }, .. }]
+            | [
                 ast::Expr { kind: ExprKind::Name(encoding), .. },
-                object @ ast::Expr { kind: ExprKind::Object { .. }, .. },
+                object @ ast::Expr { kind: ExprKind::Object { name: None, .. }, .. },
             ] => {
                 let ty = self.ty(object);
                 let lowered = self.lower(frame, object);
@@ -1202,7 +1235,7 @@ fn convert(expr: Expr, actual: &Ty, target: &Ty) -> Expr {
     match (actual.unwrap_optional(), target.unwrap_optional()) {
         (Ty::Json, Ty::Json) | (_, Ty::Error) | (Ty::Error, _) => expr,
         (_, Ty::Json) => Expr::ToJson { value: Box::new(expr), ty: actual.clone() },
-        (Ty::Json, _) => Expr::FromJson { value: Box::new(expr), ty: target.clone() },
+        (Ty::Json, _) => Expr::FromJson { value: Box::new(expr), ty: target.clone(), root: "value".to_owned() },
         (Ty::List(inner), Ty::List(target_inner)) if contains_json(inner) != contains_json(target_inner) => {
             if matches!(**target_inner, Ty::Json) {
                 Expr::ToJson { value: Box::new(expr), ty: actual.clone() }
@@ -1210,6 +1243,7 @@ fn convert(expr: Expr, actual: &Ty, target: &Ty) -> Expr {
                 Expr::FromJson {
                     value: Box::new(Expr::ToJson { value: Box::new(expr), ty: actual.clone() }),
                     ty: target.clone(),
+                    root: "value".to_owned(),
                 }
             }
         }

@@ -10,6 +10,7 @@
 //!
 //! The entry point is [`lower::lower`].
 
+pub mod flow;
 pub mod lower;
 
 use std::collections::{HashMap, HashSet};
@@ -59,7 +60,11 @@ pub enum Literal {
     Float(f64),
     /// A decimal as written (`12.50`, scale kept): `mantissa` × 10^-`scale`
     /// (`1250`, `2`), precomputed so evaluation does not parse text.
-    Decimal { text: String, mantissa: i128, scale: u32 },
+    Decimal {
+        text: String,
+        mantissa: i128,
+        scale: u32,
+    },
     String(String),
     Duration {
         millis: i64,
@@ -187,6 +192,9 @@ pub enum Expr {
     FromJson {
         value: Box<Expr>,
         ty: Ty,
+        /// What decode errors name the value: the expression as written
+        /// (`body.orders[0]`), or `value`.
+        root: String,
     },
     /// Reading a test fixture (tests only).
     Fixture {
@@ -225,6 +233,7 @@ pub struct Program {
     pub secrets: Vec<Secret>,
     pub policies: Vec<PolicyInfo>,
     pub apis: Vec<api::Api>,
+    pub flows: Vec<flow::Flow>,
     /// Records some value of which is used whole (encoded, compared, stored):
     /// decoding must read every field.
     pub whole_records: HashSet<u32>,
@@ -272,6 +281,15 @@ pub mod api {
         pub scheme: String,
         /// Arguments by name; bare words (`header`, `sha256`) as string literals.
         pub args: Vec<(String, ConfigExpr)>,
+        /// The `auth name = ...` declaration the api names, if it names one:
+        /// apis naming the same one share its tokens (§ 8.1).
+        pub declaration: Option<String>,
+    }
+
+    impl Auth {
+        pub fn none() -> Auth {
+            Auth { scheme: "none".to_owned(), args: Vec::new(), declaration: None }
+        }
     }
 
     #[derive(Clone, Debug)]

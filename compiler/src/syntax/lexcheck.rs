@@ -142,11 +142,15 @@ pub fn check(file: FileId, base: usize, text: &str, next_head: Option<usize>) ->
                 // `"{\"a\": 1}"`: the `{` opened an interpolation, where escapes mean nothing.
                 let Some(Frame::Interpolation(open)) = stack.last().copied() else { break };
                 diagnostics.push(
-                    Diagnostic::new(Code::InvalidCharacter, span(index, index + 1), "unexpected `\\` inside an interpolation")
-                        .label("this is code, not text")
-                        .secondary(span(open, open + 1), "this `{` starts an interpolation")
-                        .help("to write a literal brace in a string, escape it: `\\{`")
-                        .fix("escape the brace", span(open, open + 1), "\\{"),
+                    Diagnostic::new(
+                        Code::InvalidCharacter,
+                        span(index, index + 1),
+                        "unexpected `\\` inside an interpolation",
+                    )
+                    .label("this is code, not text")
+                    .secondary(span(open, open + 1), "this `{` starts an interpolation")
+                    .help("to write a literal brace in a string, escape it: `\\{`")
+                    .fix("escape the brace", span(open, open + 1), "\\{"),
                 );
                 return diagnostics;
             }
