@@ -27,7 +27,7 @@ use clap::{Parser, Subcommand, ValueEnum};
     name = "integ",
     version,
     propagate_version = true,
-    after_help = "Exit codes: 0 success; 1 errors were found (or warnings, with --deny-warnings); 2 a file could not be read or the arguments are wrong.\n\n`integ explain CODE` explains any diagnostic code, such as E0509."
+    after_help = "Exit codes: 0 success; 1 something was found wrong (errors in checked files, a failed call, dead-lettered records); 2 a file could not be read, the arguments are wrong, or a program could not start or a flow failed. Each command's --help says more.\n\n`integ explain CODE` explains any diagnostic code, such as E0509."
 )]
 struct Cli {
     #[command(subcommand)]

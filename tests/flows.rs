@@ -328,3 +328,59 @@ async fn echoing_target() -> String {
     });
     format!("http://{address}/v1")
 }
+
+#[test]
+fn scheduled_flows_run_on_their_schedule_until_a_signal() {
+    const EVERY: &str = "tests/flows/every.integ";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let directory = scratch("every");
+    let state = directory.join("state.db");
+    let analysis = integ_compiler::analyze(EVERY, &mut Disk).unwrap();
+    let lowered = integ_compiler::ir::lower::lower(&analysis.program, &analysis.checked);
+    let interpreter = Interpreter::new(lowered, Options::default()).unwrap();
+    let stand_ins = runtime
+        .block_on(StandIns::start(interpreter.program.clone(), interpreter.schema.clone(), StandInOptions::default()))
+        .unwrap();
+    let beats = |stand_ins: &StandIns| -> Vec<String> {
+        stand_ins.writes("Target.ping").iter().map(|write| write.path.rsplit('/').next().unwrap().to_owned()).collect()
+    };
+    let start = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_integ"));
+        command
+            .env("TARGET_URL", stand_ins.base_url("Target").unwrap())
+            .env("NO_COLOR", "1")
+            .args(["run", EVERY, "--progress", "never", "--state"])
+            .arg(&state);
+        spawn(command)
+    };
+    let wait_for = |count: usize, child: &mut Child| {
+        let started = Instant::now();
+        while beats(&stand_ins).len() < count {
+            assert!(child.try_wait().unwrap().is_none(), "integ run exited");
+            assert!(started.elapsed() < Duration::from_secs(20), "no {count} beats: {:?}", beats(&stand_ins));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let stop = |child: Child| {
+        let signal = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(signal.success());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        text(&output)
+    };
+    let mut child = start();
+    wait_for(3, &mut child);
+    let log = stop(child);
+    assert!(log.contains("heartbeat completed"), "{log}");
+    assert!(log.contains("stopped; state saved"), "{log}");
+    let first = beats(&stand_ins);
+    assert_eq!(first[..3], ["1", "2", "3"], "one run a second, state carried over: {first:?}");
+
+    // A restart picks the count up where it was.
+    let mut child = start();
+    wait_for(first.len() + 1, &mut child);
+    stop(child);
+    let all = beats(&stand_ins);
+    assert_eq!(all[first.len()], (first.len() + 1).to_string(), "{all:?}");
+    let _ = std::fs::remove_dir_all(&directory);
+}

@@ -32,18 +32,20 @@
 //! depends on the server and the connection pool warmed before it, and on a
 //! small, noisy machine the comparison is only meaningful when the two sides
 //! are measured interleaved in the same process. So this is a plain `main`:
-//! a warm-up, then `--rounds` rounds (default 7) in which every
-//! configuration runs once, the order of the two sides alternating from round
-//! to round; it prints the median of each.
+//! a warm-up, then `--rounds` rounds (default 15) in which every
+//! configuration runs once, the two sides back to back, their order
+//! alternating from round to round.
 //!
-//! **What is reported.** Wall time of the 10,000 calls, calls per second,
-//! the runtime's overhead (its median wall time over the baseline's, and the
-//! difference per call), and the CPU time the client side used per call. The
-//! server shares the machine, so wall time includes its work; the CPU time
-//! is the sum of the client runtime's threads' run time (read from
-//! `/proc/self/task/*/schedstat`; Linux only, `-` elsewhere), which isolates
-//! what the client side costs. Client and server run on separate tokio
-//! runtimes of two worker threads each.
+//! **What is reported**, per side and concurrency: the median wall time of
+//! the 10,000 calls and the calls per second; the median CPU time per call of
+//! the client's threads and of the server's (the sum of the threads' run time
+//! from `/proc/self/task/*/schedstat`; Linux only, `-` elsewhere); and the
+//! runtime's overhead, as the median over the rounds of the ratio of its run
+//! to the reqwest run of the same round, in wall time and in client CPU time.
+//! The server shares the machine, so wall time includes its work and
+//! whatever else the machine runs; the client CPU time isolates what the
+//! client side costs. Client and server run on separate tokio runtimes of two
+//! worker threads each.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -61,7 +63,7 @@ use integ_runtime::secret::Secret;
 const CALLS: usize = 10_000;
 const SMOKE_CALLS: usize = 300;
 const CONCURRENCY: [usize; 2] = [1, 16];
-const DEFAULT_ROUNDS: usize = 7;
+const DEFAULT_ROUNDS: usize = 15;
 const TOKEN: &str = "bench-7f3c9a21e4b05d68";
 const PATH: &str = "/contacts";
 const CLIENT_THREADS: &str = "bench-client";
@@ -104,19 +106,14 @@ async fn run(server: &Server, calls: usize, rounds: usize) {
         side.clone().drive(calls.min(2_000), 16).await;
     }
 
-    let configs: Vec<(usize, usize)> =
-        CONCURRENCY.iter().flat_map(|&in_flight| (0..sides.len()).map(move |side| (in_flight, side))).collect();
-    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
+    // samples[c][side][round], side 0 the runtime, 1 reqwest.
+    let mut samples: Vec<[Vec<Sample>; 2]> = CONCURRENCY.iter().map(|_| [Vec::new(), Vec::new()]).collect();
     for round in 0..rounds {
-        for &in_flight in &CONCURRENCY {
-            let mut order: Vec<usize> = (0..sides.len()).collect();
-            if round % 2 == 1 {
-                order.reverse();
-            }
+        for (c, &in_flight) in CONCURRENCY.iter().enumerate() {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
             for side in order {
                 let sample = sides[side].clone().measure(calls, in_flight).await;
-                let index = configs.iter().position(|&config| config == (in_flight, side)).unwrap_or(0);
-                samples[index].push(sample);
+                samples[c][side].push(sample);
             }
         }
     }
@@ -127,43 +124,61 @@ async fn run(server: &Server, calls: usize, rounds: usize) {
         RESPONSE_BODY.len()
     );
     println!();
-    println!("| in flight | side | median wall | calls/s | overhead | per call | client CPU/call |");
-    println!("|---|---|---|---|---|---|---|");
-    for &in_flight in &CONCURRENCY {
-        let median_of = |side: usize| {
-            let index = configs.iter().position(|&config| config == (in_flight, side)).unwrap_or(0);
-            Sample::median(&samples[index])
-        };
-        let baseline = median_of(1);
+    println!(
+        "| in flight | side | median wall | calls/s | client CPU/call | server CPU/call | overhead: wall | overhead: client CPU |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let per_call = |duration: Option<Duration>| {
+        duration.map_or_else(|| "-".to_owned(), |cpu| format!("{:.1} µs", cpu.as_secs_f64() / calls as f64 * 1e6))
+    };
+    for (c, &in_flight) in CONCURRENCY.iter().enumerate() {
+        let [runtime, baseline] = &samples[c];
+        // Each round's two runs ran back to back: their ratio is the least
+        // disturbed by what else the machine does.
+        let wall_ratio = median(runtime.iter().zip(baseline).map(|(r, b)| r.wall.as_secs_f64() / b.wall.as_secs_f64()));
+        let cpu_ratio = median(
+            runtime
+                .iter()
+                .zip(baseline)
+                .filter_map(|(r, b)| Some(r.client_cpu?.as_secs_f64() / b.client_cpu?.as_secs_f64())),
+        );
         for (side, name) in [(1, "reqwest"), (0, "runtime")] {
-            let sample = median_of(side);
-            let wall = sample.wall.as_secs_f64();
-            let (overhead, per_call) = if side == 1 {
+            let runs = &samples[c][side];
+            let wall = median(runs.iter().map(|sample| sample.wall.as_secs_f64()));
+            let client = runs.iter().map(|sample| sample.client_cpu).collect::<Option<Vec<_>>>();
+            let server = runs.iter().map(|sample| sample.server_cpu).collect::<Option<Vec<_>>>();
+            let client = client.map(|cpu| Duration::from_secs_f64(median(cpu.iter().map(Duration::as_secs_f64))));
+            let server = server.map(|cpu| Duration::from_secs_f64(median(cpu.iter().map(Duration::as_secs_f64))));
+            let (wall_overhead, cpu_overhead) = if side == 1 {
                 ("—".to_owned(), "—".to_owned())
             } else {
-                let ratio = wall / baseline.wall.as_secs_f64() - 1.0;
-                let extra = (wall - baseline.wall.as_secs_f64()) / calls as f64 * 1e6;
-                (format!("{:+.1}%", ratio * 100.0), format!("{extra:+.1} µs"))
+                (format!("{:+.1}%", (wall_ratio - 1.0) * 100.0), format!("{:+.1}%", (cpu_ratio - 1.0) * 100.0))
             };
-            let cpu = sample.cpu.map_or_else(
-                || "-".to_owned(),
-                |cpu| format!("{:.1} µs", cpu.as_secs_f64() / calls as f64 * 1e6),
-            );
             println!(
-                "| {in_flight} | {name} | {:.1} ms | {:.0} | {overhead} | {per_call} | {cpu} |",
+                "| {in_flight} | {name} | {:.1} ms | {:.0} | {} | {} | {wall_overhead} | {cpu_overhead} |",
                 wall * 1e3,
                 calls as f64 / wall,
+                per_call(client),
+                per_call(server),
             );
         }
     }
     println!();
-    for (index, &(in_flight, side)) in configs.iter().enumerate() {
-        let walls: Vec<String> =
-            samples[index].iter().map(|sample| format!("{:.0}", sample.wall.as_secs_f64() * 1e3)).collect();
-        let name = if side == 0 { "runtime" } else { "reqwest" };
-        println!("all runs, {in_flight} in flight, {name}: {} ms", walls.join(", "));
+    for (c, &in_flight) in CONCURRENCY.iter().enumerate() {
+        for (side, name) in [(1, "reqwest"), (0, "runtime")] {
+            let walls: Vec<String> =
+                samples[c][side].iter().map(|sample| format!("{:.0}", sample.wall.as_secs_f64() * 1e3)).collect();
+            println!("runs, {in_flight} in flight, {name}: {} ms", walls.join(", "));
+        }
     }
     println!("server requests: {}", server.state.requests.load(Ordering::Relaxed));
+}
+
+/// The median (the upper one of an even count); NaN when empty.
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// One side of the comparison.
@@ -238,12 +253,17 @@ impl Side {
     }
 
     async fn measure(self, calls: usize, in_flight: usize) -> Sample {
-        let cpu_before = thread_cpu(CLIENT_THREADS);
+        let client_before = thread_cpu(CLIENT_THREADS);
+        let server_before = thread_cpu(SERVER_THREADS);
         let started = Instant::now();
         self.drive(calls, in_flight).await;
         let wall = started.elapsed();
-        let cpu = cpu_before.zip(thread_cpu(CLIENT_THREADS)).map(|(before, after)| after.saturating_sub(before));
-        Sample { wall, cpu }
+        let since = |before: Option<Duration>, name| before.zip(thread_cpu(name)).map(|(b, a)| a.saturating_sub(b));
+        Sample {
+            wall,
+            client_cpu: since(client_before, CLIENT_THREADS),
+            server_cpu: since(server_before, SERVER_THREADS),
+        }
     }
 }
 
@@ -265,19 +285,13 @@ async fn check_same_requests(server: &Server, sides: &[Side]) {
     }
 }
 
+/// One run: its wall time and the CPU time of the client's and the
+/// server's threads.
 #[derive(Clone, Copy)]
 struct Sample {
     wall: Duration,
-    cpu: Option<Duration>,
-}
-
-impl Sample {
-    /// The sample of median wall time.
-    fn median(samples: &[Sample]) -> Sample {
-        let mut sorted = samples.to_vec();
-        sorted.sort_by_key(|sample| sample.wall);
-        sorted.get(sorted.len() / 2).copied().unwrap_or(Sample { wall: Duration::ZERO, cpu: None })
-    }
+    client_cpu: Option<Duration>,
+    server_cpu: Option<Duration>,
 }
 
 /// The run time of this process's threads named `name`, from

@@ -250,7 +250,7 @@ fn a_failing_checkpoint_writes_nothing(store: &dyn Store) {
     checkpoint.state = state(&[("n", "1")]);
     checkpoint.dedupe_keys = vec![DedupeKey::new("loop", "a", "1")];
     checkpoint.dead_letters = vec![letter.clone()];
-    checkpoint.counters = Counters { read: 1, written: 1, skipped: 0, dead_letters: 1 };
+    checkpoint.counters = Some(Counters { read: 1, written: 1, skipped: 0, dead_letters: 1 });
     checkpoint.event = Some(first.id);
     store.checkpoint("on_issue", &checkpoint).unwrap();
 
@@ -274,7 +274,7 @@ fn a_failing_checkpoint_writes_nothing(store: &dyn Store) {
     failing.state = state(&[("n", "2"), ("extra", "true")]);
     failing.dedupe_keys = vec![DedupeKey::new("loop", "a", "2"), DedupeKey::new("loop", "b", "2")];
     failing.dead_letters = vec![dead_letter("two", at(3)), letter.clone()];
-    failing.counters = Counters { read: 2, written: 1, skipped: 0, dead_letters: 3 };
+    failing.counters = Some(Counters { read: 2, written: 1, skipped: 0, dead_letters: 3 });
     failing.event = Some(second.id);
     let error = store.checkpoint("on_issue", &failing).unwrap_err();
     assert!(
@@ -291,12 +291,12 @@ fn a_failing_checkpoint_writes_nothing(store: &dyn Store) {
 
     // A counter the store cannot represent.
     failing.dead_letters = Vec::new();
-    failing.counters.read = u64::MAX;
+    failing.counters.get_or_insert_with(Counters::default).read = u64::MAX;
     assert!(matches!(store.checkpoint("on_issue", &failing), Err(StoreError::Invalid(_))));
     assert_eq!(snapshot(store), before);
 
     // The same checkpoint, corrected, goes through whole.
-    failing.counters.read = 2;
+    failing.counters.get_or_insert_with(Counters::default).read = 2;
     store.checkpoint("on_issue", &failing).unwrap();
     assert_eq!(store.load_state("on_issue").unwrap()["n"], "2");
     assert_eq!(hash(store, "on_issue", "loop", "b").as_deref(), Some("2"));
@@ -350,11 +350,18 @@ fn runs_round_trip(store: &dyn Store) {
 
     // Checkpoints keep the run's counters so far (totals, not increments).
     let mut checkpoint = Checkpoint::new(first, at(3));
-    checkpoint.counters = Counters { read: 50, written: 48, skipped: 2, dead_letters: 0 };
+    checkpoint.counters = Some(Counters { read: 50, written: 48, skipped: 2, dead_letters: 0 });
     store.checkpoint("sync_orders", &checkpoint).unwrap();
-    checkpoint.counters = Counters { read: 100, written: 97, skipped: 2, dead_letters: 1 };
+    checkpoint.counters = Some(Counters { read: 100, written: 97, skipped: 2, dead_letters: 1 });
     store.checkpoint("sync_orders", &checkpoint).unwrap();
-    assert_eq!(store.run(first).unwrap().unwrap().counters, checkpoint.counters);
+    assert_eq!(store.run(first).unwrap().unwrap().counters, checkpoint.counters.unwrap());
+    // A checkpoint without counters leaves them, and still checks its run.
+    let mut quiet = Checkpoint::new(first, at(3));
+    quiet.state = state(&[("since", "1")]);
+    store.checkpoint("sync_orders", &quiet).unwrap();
+    assert_eq!(store.run(first).unwrap().unwrap().counters, checkpoint.counters.unwrap());
+    assert_eq!(store.load_state("sync_orders").unwrap().get("since").map(String::as_str), Some("1"));
+    assert!(matches!(store.checkpoint("other_flow", &quiet), Err(StoreError::Conflict(_))));
 
     let end = RunEnd {
         at: at(4),
@@ -540,7 +547,7 @@ fn webhook_queues_keep_arrival_order(store: &dyn Store) {
         assert_eq!(next, queued);
         let run = store.start_run("on_issue", Trigger::Webhook, at(10)).unwrap();
         let mut checkpoint = Checkpoint::new(run, at(11));
-        checkpoint.counters.read = 1;
+        checkpoint.counters.get_or_insert_with(Counters::default).read = 1;
         checkpoint.event = Some(next.id);
         store.checkpoint("on_issue", &checkpoint).unwrap();
         // Removed already: a second removal fails and changes nothing.
@@ -568,7 +575,7 @@ fn checkpoints_remove_events_and_record_delivery_keys(store: &dyn Store) {
 
     let run = store.start_run("on_issue", Trigger::Webhook, at(2)).unwrap();
     let mut checkpoint = Checkpoint::new(run, at(3));
-    checkpoint.counters = Counters { read: 1, written: 1, skipped: 0, dead_letters: 0 };
+    checkpoint.counters = Some(Counters { read: 1, written: 1, skipped: 0, dead_letters: 0 });
     checkpoint.event = Some(queued.id);
     store.checkpoint("on_issue", &checkpoint).unwrap();
     assert!(store.pending_events("on_issue", 10).unwrap().is_empty());
@@ -674,7 +681,7 @@ fn everything_survives_reopening() {
         checkpoint.state = state(&[("since", "\"x\"")]);
         checkpoint.dedupe_keys = vec![DedupeKey::new("l", "k", "h")];
         checkpoint.dead_letters = vec![letter.clone()];
-        checkpoint.counters.read = 9;
+        checkpoint.counters.get_or_insert_with(Counters::default).read = 9;
         store.checkpoint("sync_orders", &checkpoint).unwrap();
         store.set_last_start("sync_orders", at(0)).unwrap();
         store.enqueue_event(&queued).unwrap();
@@ -755,12 +762,12 @@ fn write_checkpoints_until_killed(path: &Path, stdout: &mut std::io::Stdout) {
             checkpoint.dead_letters = vec![dead_letter(&n.to_string(), Timestamp::now())];
         }
         let done = n - start;
-        checkpoint.counters = Counters {
+        checkpoint.counters = Some(Counters {
             read: done * RECORDS_PER_CHECKPOINT,
             written: done,
             skipped: 0,
             dead_letters: n / 5 - start / 5,
-        };
+        });
         store.checkpoint(CRASHY, &checkpoint).unwrap();
         writeln!(stdout, "committed {n}").unwrap();
         stdout.flush().unwrap();
@@ -912,7 +919,7 @@ fn stores_are_shared_across_threads() {
                     for n in 1..=50u64 {
                         let mut checkpoint = Checkpoint::new(run, at(1));
                         checkpoint.state = state(&[("n", &n.to_string())]);
-                        checkpoint.counters.read = n;
+                        checkpoint.counters.get_or_insert_with(Counters::default).read = n;
                         store.checkpoint(&flow, &checkpoint).unwrap();
                     }
                 })

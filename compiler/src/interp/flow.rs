@@ -386,7 +386,14 @@ struct Runner<'h> {
     interrupted: bool,
     checkpoints: u64,
     checkpoint_time: Duration,
+    /// The state values as the store holds them (encoded), to save only changes.
+    saved_states: HashMap<String, String>,
+    /// When the counters were last saved.
+    counters_saved: Option<Instant>,
 }
+
+/// How often checkpoints save the run's counters.
+const COUNTERS_EVERY: Duration = Duration::from_secs(1);
 
 impl<'h> Runner<'h> {
     fn start(
@@ -429,6 +436,8 @@ impl<'h> Runner<'h> {
             interrupted: false,
             checkpoints: 0,
             checkpoint_time: Duration::ZERO,
+            saved_states: HashMap::new(),
+            counters_saved: None,
         })
     }
 
@@ -444,6 +453,7 @@ impl<'h> Runner<'h> {
             .load_state(&self.flow.name)
             .map_err(|error| Failed::new(format!("{}: cannot read its state: {error}", self.flow.name)))?;
         let interpreter = self.interpreter();
+        self.saved_states = stored.clone();
         for (slot, state) in self.flow.states.iter().enumerate() {
             let value = match stored.get(&state.name) {
                 Some(text) => decode::json(text.as_bytes(), &interpreter.desc(&state.ty), &interpreter.schema, &state.name)
@@ -487,7 +497,7 @@ impl<'h> Runner<'h> {
                 error = Some(failed.message);
             }
         }
-        if let Err(failed) = self.checkpoint() {
+        if let Err(failed) = self.checkpoint(true) {
             error.get_or_insert(failed.message);
         }
         let counters = self.counters();
@@ -559,25 +569,34 @@ impl<'h> Runner<'h> {
         self.commit_point();
         self.since_checkpoint += 1;
         if self.since_checkpoint >= self.flow.batch {
-            self.checkpoint()?;
+            self.checkpoint(false)?;
         }
         Ok(())
     }
 
-    fn checkpoint(&mut self) -> Result<(), Failed> {
+    fn checkpoint(&mut self, final_checkpoint: bool) -> Result<(), Failed> {
         let started = Instant::now();
         let mut checkpoint = Checkpoint::new(self.id, Timestamp::now());
         if !self.replay {
-            checkpoint.state = self.encode_states(&self.committed)?;
+            // Only the states that changed since they were last saved.
+            let mut encoded = self.encode_states(&self.committed)?;
+            encoded.retain(|name, value| self.saved_states.get(name) != Some(value));
+            checkpoint.state = encoded;
         }
         checkpoint.dedupe_keys = std::mem::take(&mut self.unsaved.keys);
         checkpoint.dead_letters = std::mem::take(&mut self.unsaved.dead_letters);
-        checkpoint.counters = self.counters();
+        // Counters are for the operator: saved at most once a second, and
+        // exactly at the end of the run (`finish_run`).
+        if self.counters_saved.is_none_or(|saved| saved.elapsed() >= COUNTERS_EVERY) || final_checkpoint {
+            checkpoint.counters = Some(self.counters());
+            self.counters_saved = Some(Instant::now());
+        }
         self.host
             .store
             .checkpoint(&self.flow.name, &checkpoint)
             .map_err(|error| Failed::new(format!("{}: cannot save a checkpoint: {error}", self.flow.name)))?;
         self.dead_letter_ids.extend(checkpoint.dead_letters.iter().map(|letter| letter.id));
+        self.saved_states.extend(checkpoint.state);
         // Keys now in the store are looked up there; those of the record in flight stay.
         self.recent_keys.retain(|(loop_id, key), _| {
             self.pending.keys.iter().any(|pending| pending.loop_id == *loop_id && pending.key == *key)

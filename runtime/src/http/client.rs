@@ -373,7 +373,18 @@ enum Attempt {
 struct Sent {
     outcome: Outcome,
     token: Option<u64>,
-    record: Option<RecordedRequest>,
+    record: Option<LastRequest>,
+}
+
+/// The request an attempt sent, for the call's error. Recording it (the
+/// method, the URL, every header and the body as redacted text) costs more
+/// than the rest of the call's own work, and a successful call never shows
+/// it: an attempt answered with a 2xx keeps the request as sent and records
+/// it only if an `errors` arm maps the status to an error; any other outcome
+/// records it as soon as the attempt ends.
+enum LastRequest {
+    Recorded(RecordedRequest),
+    Sent { url: Url, headers: HeaderMap },
 }
 
 enum ExchangeError {
@@ -488,7 +499,9 @@ impl ApiClient {
 
     /// The headers of steps 1–5 of § 10.6 (auth comes per attempt).
     fn assemble_headers(&self, request: &Request) -> Result<HeaderMap, String> {
-        let mut headers = HeaderMap::new();
+        // User-Agent, Accept, Content-Type, the api's and the request's
+        // headers, the idempotency key, and room for the credentials.
+        let mut headers = HeaderMap::with_capacity(5 + self.inner.headers.len() + request.headers.len());
         headers.insert(USER_AGENT, self.inner.user_agent.clone());
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         if let Some(content_type) = request.body.as_ref().and_then(|body| body.content_type.as_deref()) {
@@ -562,14 +575,14 @@ impl ApiClient {
         let mut sent: u32 = 0;
         let mut repeating = false;
         let mut refreshed = false;
-        let mut last_request: Option<RecordedRequest> = None;
+        let mut last_request: Option<LastRequest> = None;
         loop {
             let number = if repeating { sent } else { sent + 1 };
             let attempt = self.attempt(&call, number).await;
             let (outcome, token) = match attempt {
                 Attempt::Stopped(kind) => {
                     let mut error = self.call_error(&call, kind, sent);
-                    error.request = last_request.map(Box::new);
+                    error.request = last_request.map(|last| Box::new(self.record_request(&call, last)));
                     tracing::debug!(api, endpoint = endpoint_name, "call failed: {error}");
                     return Err(error);
                 }
@@ -662,10 +675,10 @@ impl ApiClient {
         call: &Call<'_>,
         outcome: Outcome,
         attempts: u32,
-        request: Option<RecordedRequest>,
+        request: Option<LastRequest>,
     ) -> Result<Response, CallError> {
         let attach = |mut error: CallError, response: Option<RecordedResponse>| {
-            error.request = request.clone().map(Box::new);
+            error.request = request.map(|last| Box::new(self.record_request(call, last)));
             error.response = response.map(Box::new);
             tracing::debug!(api = %self.inner.name, endpoint = %call.endpoint.name, "call failed: {error}");
             error
@@ -810,6 +823,11 @@ impl ApiClient {
         for permit in permits {
             permit.record(breaker_failure);
         }
+        let success = matches!(&outcome, Outcome::Response(exchange) if (200..300).contains(&exchange.status));
+        let record = match record {
+            Some(sent) if !success => Some(LastRequest::Recorded(self.record_request(call, sent))),
+            record => record,
+        };
         Attempt::Sent(Box::new(Sent { outcome, token: token.map(|token| token.id), record }))
     }
 
@@ -822,7 +840,7 @@ impl ApiClient {
         &self,
         call: &Call<'_>,
         token: Option<&Token>,
-        record: &mut Option<RecordedRequest>,
+        record: &mut Option<LastRequest>,
     ) -> Result<Exchange, ExchangeError> {
         let mut url = call.url.clone();
         let mut hops = 0;
@@ -840,17 +858,14 @@ impl ApiClient {
             } else {
                 strip_credentials(&mut headers);
             }
-            *record = Some(RecordedRequest {
-                method: call.method.to_string(),
-                url: self.recorded_url(&sent_url),
-                headers: record_headers(&headers, &self.inner.auth_headers),
-                body: call.body.as_ref().map(|body| record_body(body)),
-            });
-            let mut builder = self.inner.http.request(call.method.clone(), sent_url.clone()).headers(headers);
+            let mut request = reqwest::Request::new(call.method.clone(), sent_url.clone());
+            *request.headers_mut() = headers.clone();
             if let Some(body) = &call.body {
-                builder = builder.body(body.clone());
+                *request.body_mut() = Some(body.clone().into());
             }
-            let response = builder.send().await.map_err(|error| ExchangeError::Connection(describe(error)))?;
+            *record = Some(LastRequest::Sent { url: sent_url.clone(), headers });
+            let mut response =
+                self.inner.http.execute(request).await.map_err(|error| ExchangeError::Connection(describe(error)))?;
             let status = response.status().as_u16();
             if hops < MAX_REDIRECTS && redirect_followed(&call.method, status) {
                 let next = response
@@ -871,7 +886,7 @@ impl ApiClient {
                     continue;
                 }
             }
-            let headers = response.headers().clone();
+            let headers = std::mem::take(response.headers_mut());
             let body = response.bytes().await.map_err(|error| ExchangeError::Connection(describe(error)))?;
             return Ok(Exchange { status, headers, body, url });
         }
@@ -879,6 +894,19 @@ impl ApiClient {
 }
 
 impl ApiClient {
+    /// The request an attempt sent, as recorded (§ 7.4).
+    fn record_request(&self, call: &Call<'_>, last: LastRequest) -> RecordedRequest {
+        match last {
+            LastRequest::Recorded(recorded) => recorded,
+            LastRequest::Sent { url, headers } => RecordedRequest {
+                method: call.method.to_string(),
+                url: self.recorded_url(&url),
+                headers: record_headers(&headers, &self.inner.auth_headers),
+                body: call.body.as_ref().map(|body| record_body(body)),
+            },
+        }
+    }
+
     /// A URL as recorded (§ 7.4): the auth scheme's query parameter shows
     /// `<redacted>`, and every secret value is scrubbed.
     fn recorded_url(&self, url: &Url) -> String {
@@ -1025,6 +1053,49 @@ mod tests {
         assert_eq!(client.url_for(&request).unwrap().as_str(), "https://shop.example.com/api/v2/orders/a%2Fb?q=x%20y");
         let root = ApiClient::new(ApiConfig::new("Shop", "https://shop.example.com")).unwrap();
         assert_eq!(root.url_for(&Request::get("/ping").unwrap()).unwrap().as_str(), "https://shop.example.com/ping");
+    }
+
+    /// The request is recorded for an error whether the attempt failed (a
+    /// 503, recorded as soon as it ends) or succeeded with a 2xx that an
+    /// `errors` arm maps to an error (recorded only then).
+    #[tokio::test]
+    async fn requests_are_recorded_for_errors() {
+        use super::super::{Auth, Body, ErrorArm, StatusPattern};
+        use crate::secret::Secret;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new()
+            .route("/accepted", axum::routing::post(|| async { (axum::http::StatusCode::ACCEPTED, "queued") }))
+            .route("/down", axum::routing::post(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down") }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = ApiClient::new(
+            ApiConfig::new("Crm", format!("http://{addr}"))
+                .auth(Auth::Bearer(Secret::new("record-test-token-9")))
+                .policy(Policy::single_attempt()),
+        )
+        .unwrap();
+        let request = |path: &str| {
+            Request::builder(Method::POST)
+                .path(super::super::PathTemplate::literal_path(path))
+                .body(Body::json(br#"{"a":1}"#.to_vec()))
+                .build()
+                .unwrap()
+        };
+        let endpoint =
+            EndpointOptions::new("upsert").errors(vec![ErrorArm::new([StatusPattern::Exact(202)], "Queued")]);
+        for (path, status) in [("/accepted", 202), ("/down", 503)] {
+            let error = client.send(request(path), &endpoint).await.unwrap_err();
+            assert_eq!(error.response.as_ref().map(|response| response.status), Some(status));
+            let recorded = error.request.as_deref().expect("a recorded request");
+            assert_eq!(recorded.method, "POST");
+            assert_eq!(recorded.url, format!("http://{addr}{path}"));
+            assert_eq!(recorded.body.as_deref(), Some(r#"{"a":1}"#));
+            let header =
+                |name: &str| recorded.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+            assert_eq!(header("authorization"), Some(REDACTED));
+            assert_eq!(header("content-type"), Some("application/json"));
+        }
     }
 
     #[test]

@@ -115,7 +115,9 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         // Validate everything first (in the order the SQLite store finds
         // problems), then apply: a failure changes nothing.
-        check_counters(&checkpoint.counters)?;
+        if let Some(counters) = &checkpoint.counters {
+            check_counters(counters)?;
+        }
         check_distinct_dead_letters(&checkpoint.dead_letters)?;
         let run_index = inner.writable_run(checkpoint.run, Some(flow))?;
         let event = match checkpoint.event {
@@ -142,7 +144,9 @@ impl Store for MemoryStore {
         for key in &checkpoint.dedupe_keys {
             inner.dedupe.insert((flow.to_owned(), key.loop_id.clone(), key.key.clone()), key.hash.clone());
         }
-        inner.runs[run_index].counters = checkpoint.counters;
+        if let Some(counters) = checkpoint.counters {
+            inner.runs[run_index].counters = counters;
+        }
         if let Some(sequence) = event
             && let Some(event) = inner.queue.remove(&sequence)
         {

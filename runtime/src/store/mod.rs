@@ -212,8 +212,11 @@ pub struct Checkpoint {
     /// Dead letters stored since the previous checkpoint.
     pub dead_letters: Vec<DeadLetterRecord>,
     /// The run's counters so far (totals, not increments: they replace the
-    /// counters of the run history).
-    pub counters: Counters,
+    /// counters of the run history), or `None` to leave those of an earlier
+    /// checkpoint: counters are for the operator, and a runner checkpointing
+    /// every record saves them only now and then (the run's end saves them
+    /// exactly).
+    pub counters: Option<Counters>,
     /// For a webhook flow, the event whose run ends: it leaves the queue and
     /// its delivery key, if it has one, is recorded as accepted at the time
     /// the event was received.
@@ -230,7 +233,7 @@ impl Checkpoint {
             state: BTreeMap::new(),
             dedupe_keys: Vec::new(),
             dead_letters: Vec::new(),
-            counters: Counters::default(),
+            counters: None,
             event: None,
         }
     }

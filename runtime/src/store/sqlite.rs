@@ -92,6 +92,8 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     path: PathBuf,
     connection: Mutex<Connection>,
+    /// The numbers of `dedupe_loops`, by flow and loop id (rows never deleted).
+    loops: Mutex<HashMap<(String, String), i64>>,
 }
 
 /// `'intg'`: marks the file as an integ state store.
@@ -113,12 +115,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (flow, name)
     ) WITHOUT ROWID;
 
-    CREATE TABLE dedupe_keys (
+    -- A checkpoint per record inserts a key per record: keys refer to their
+    -- loop by number, so that their rows (and the pages a checkpoint writes)
+    -- stay small. Loops are never deleted (reset_state deletes their keys).
+    CREATE TABLE dedupe_loops (
+        id INTEGER PRIMARY KEY,
         flow TEXT NOT NULL,
         loop_id TEXT NOT NULL,
+        UNIQUE (flow, loop_id)
+    );
+
+    CREATE TABLE dedupe_keys (
+        loop INTEGER NOT NULL REFERENCES dedupe_loops (id),
         key TEXT NOT NULL,
         hash TEXT NOT NULL,
-        PRIMARY KEY (flow, loop_id, key)
+        PRIMARY KEY (loop, key)
     ) WITHOUT ROWID;
 
     CREATE TABLE runs (
@@ -231,7 +242,7 @@ impl SqliteStore {
 
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(&path, flags).map_err(|error| db_error(&path, error))?;
-        let store = SqliteStore { path, connection: Mutex::new(connection) };
+        let store = SqliteStore { path, connection: Mutex::new(connection), loops: Mutex::new(HashMap::new()) };
         store.configure(options)?;
         store.migrate()?;
         Ok(store)
@@ -265,6 +276,10 @@ impl SqliteStore {
         if !mode.eq_ignore_ascii_case("exclusive") {
             return Err(self.backend(format!("cannot use the exclusive locking mode (got `{mode}`)")));
         }
+        // Small pages for a new file: a checkpoint rewrites a few rows, and
+        // every page it touches is written whole to the WAL (no effect on an
+        // existing file).
+        connection.pragma_update(None, "page_size", 1024).map_err(|error| self.error(error))?;
         let journal: String = connection
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
             .map_err(|error| self.error(error))?;
@@ -276,6 +291,11 @@ impl SqliteStore {
             Synchronous::Full => "FULL",
         };
         connection.pragma_update(None, "synchronous", synchronous).map_err(|error| self.error(error))?;
+        // A checkpoint per record is many small transactions: the WAL is
+        // copied back into the database (with an fsync) every 8,192 pages
+        // rather than every 1,000, and trimmed back to 64 MiB afterwards.
+        connection.pragma_update(None, "wal_autocheckpoint", 8192).map_err(|error| self.error(error))?;
+        connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024).map_err(|error| self.error(error))?;
         connection.set_prepared_statement_cache_capacity(64);
         Ok(())
     }
@@ -356,6 +376,29 @@ impl SqliteStore {
         let value = work(&transaction)?;
         transaction.commit().map_err(|error| self.error(error))?;
         Ok(value)
+    }
+
+    /// The number of the loop `loop_id` of `flow` in `dedupe_loops`, made
+    /// when new, in a transaction of its own (a loop row is harmless if the
+    /// checkpoint that needed it fails, and is never deleted, so a cached
+    /// number stays right).
+    fn loop_number(&self, flow: &str, loop_id: &str) -> Result<i64, StoreError> {
+        let key = (flow.to_owned(), loop_id.to_owned());
+        if let Some(number) = self.loops.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return Ok(*number);
+        }
+        let number = self.write(|transaction| {
+            transaction
+                .prepare_cached("INSERT INTO dedupe_loops (flow, loop_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+                .and_then(|mut statement| statement.execute([flow, loop_id]))
+                .map_err(|error| self.error(error))?;
+            transaction
+                .prepare_cached("SELECT id FROM dedupe_loops WHERE flow = ?1 AND loop_id = ?2")
+                .and_then(|mut statement| statement.query_row([flow, loop_id], |row| row.get::<_, i64>(0)))
+                .map_err(|error| self.error(error))
+        })?;
+        self.loops.lock().unwrap_or_else(PoisonError::into_inner).insert(key, number);
+        Ok(number)
     }
 
     /// Why `run` cannot be written to by `flow` (called when an update found
@@ -744,10 +787,32 @@ impl Store for SqliteStore {
     }
 
     fn committed_hash(&self, flow: &str, loop_id: &str, key: &str) -> Result<Option<String>, StoreError> {
+        let cached = self
+            .loops
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(flow.to_owned(), loop_id.to_owned()))
+            .copied();
         let connection = self.lock();
+        let number = match cached {
+            Some(number) => number,
+            None => {
+                let found: Option<i64> = connection
+                    .prepare_cached("SELECT id FROM dedupe_loops WHERE flow = ?1 AND loop_id = ?2")
+                    .and_then(|mut statement| statement.query_row([flow, loop_id], |row| row.get(0)).optional())
+                    .map_err(|error| self.error(error))?;
+                // A loop that never committed a key has none.
+                let Some(number) = found else { return Ok(None) };
+                self.loops
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert((flow.to_owned(), loop_id.to_owned()), number);
+                number
+            }
+        };
         let result = connection
-            .prepare_cached("SELECT hash FROM dedupe_keys WHERE flow = ?1 AND loop_id = ?2 AND key = ?3")
-            .and_then(|mut statement| statement.query_row([flow, loop_id, key], |row| row.get(0)).optional());
+            .prepare_cached("SELECT hash FROM dedupe_keys WHERE loop = ?1 AND key = ?2")
+            .and_then(|mut statement| statement.query_row(params![number, key], |row| row.get(0)).optional());
         result.map_err(|error| self.error(error))
     }
 
@@ -755,27 +820,40 @@ impl Store for SqliteStore {
         self.write(|transaction| {
             transaction.execute("DELETE FROM flow_state WHERE flow = ?1", [flow]).map_err(|error| self.error(error))?;
             transaction
-                .execute("DELETE FROM dedupe_keys WHERE flow = ?1", [flow])
+                .execute("DELETE FROM dedupe_keys WHERE loop IN (SELECT id FROM dedupe_loops WHERE flow = ?1)", [flow])
                 .map_err(|error| self.error(error))?;
             Ok(())
         })
     }
 
     fn checkpoint(&self, flow: &str, checkpoint: &Checkpoint) -> Result<(), StoreError> {
-        let counters = check_counters(&checkpoint.counters)?;
+        let counters = checkpoint.counters.as_ref().map(check_counters).transpose()?;
         check_distinct_dead_letters(&checkpoint.dead_letters)?;
+        let loop_numbers = checkpoint
+            .dedupe_keys
+            .iter()
+            .map(|key| self.loop_number(flow, &key.loop_id))
+            .collect::<Result<Vec<i64>, StoreError>>()?;
         self.write(|transaction| {
             let sql = |error| self.error(error);
             let run = checkpoint.run.to_string();
-            let updated = transaction
-                .prepare_cached(
-                    "UPDATE runs SET read = ?1, written = ?2, skipped = ?3, dead_letters = ?4
-                     WHERE id = ?5 AND flow = ?6 AND outcome IS NULL",
-                )
-                .and_then(|mut statement| {
-                    statement.execute(params![counters[0], counters[1], counters[2], counters[3], run, flow])
-                })
-                .map_err(sql)?;
+            let updated = match counters {
+                Some(counters) => transaction
+                    .prepare_cached(
+                        "UPDATE runs SET read = ?1, written = ?2, skipped = ?3, dead_letters = ?4
+                         WHERE id = ?5 AND flow = ?6 AND outcome IS NULL",
+                    )
+                    .and_then(|mut statement| {
+                        statement.execute(params![counters[0], counters[1], counters[2], counters[3], run, flow])
+                    })
+                    .map_err(sql)?,
+                // No page written: the run is only looked at.
+                None => transaction
+                    .prepare_cached("SELECT count(*) FROM runs WHERE id = ?1 AND flow = ?2 AND outcome IS NULL")
+                    .and_then(|mut statement| statement.query_row(params![run, flow], |row| row.get::<_, i64>(0)))
+                    .map_err(sql)?
+                    .unsigned_abs() as usize,
+            };
             if updated == 0 {
                 return Err(self.run_problem(transaction, checkpoint.run, Some(flow)));
             }
@@ -821,12 +899,12 @@ impl Store for SqliteStore {
             {
                 let mut statement = transaction
                     .prepare_cached(
-                        "INSERT INTO dedupe_keys (flow, loop_id, key, hash) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (flow, loop_id, key) DO UPDATE SET hash = excluded.hash",
+                        "INSERT INTO dedupe_keys (loop, key, hash) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (loop, key) DO UPDATE SET hash = excluded.hash",
                     )
                     .map_err(sql)?;
-                for key in &checkpoint.dedupe_keys {
-                    statement.execute(params![flow, key.loop_id, key.key, key.hash]).map_err(sql)?;
+                for (key, number) in checkpoint.dedupe_keys.iter().zip(&loop_numbers) {
+                    statement.execute(params![number, key.key, key.hash]).map_err(sql)?;
                 }
             }
             for record in &checkpoint.dead_letters {
@@ -1277,9 +1355,8 @@ mod tests {
         let connection = connection.into_inner().unwrap();
         connection.execute_batch("BEGIN IMMEDIATE").unwrap();
         connection.execute("UPDATE flow_state SET value = '\"b\"' WHERE flow = 'sync'", []).unwrap();
-        connection
-            .execute("INSERT INTO dedupe_keys (flow, loop_id, key, hash) VALUES ('sync', 'l', 'k', 'h')", [])
-            .unwrap();
+        connection.execute("INSERT INTO dedupe_loops (id, flow, loop_id) VALUES (7, 'sync', 'l')", []).unwrap();
+        connection.execute("INSERT INTO dedupe_keys (loop, key, hash) VALUES (7, 'k', 'h')", []).unwrap();
         drop(connection);
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.load_state("sync").unwrap().get("since").map(String::as_str), Some("\"a\""));
