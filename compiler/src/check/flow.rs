@@ -293,15 +293,7 @@ impl Checker<'_> {
                 }
             }
         }
-        let statements: Vec<&Stmt> = decl
-            .items
-            .iter()
-            .filter_map(|item| match item {
-                FlowItem::Stmt(statement) => Some(statement),
-                _ => None,
-            })
-            .collect();
-        self.check_statements(&mut cx, &statements);
+        self.check_statements(&mut cx, &decl.statements());
         let unused = cx.finish();
         self.report_unused_locals(unused);
     }

@@ -725,44 +725,11 @@ impl<'h> Runner<'h> {
         let mut stream: Option<(Box<Stream>, u32, u32)> = None;
         let mut items: std::vec::IntoIter<Item> = Vec::new().into_iter();
         match &each.source {
-            Source::List(expr) => match self.eval(statement, expr)? {
-                Step::Value(Value::List(list)) => {
-                    items = list.iter().cloned().map(Ok).collect::<Vec<Item>>().into_iter();
-                }
-                Step::Value(Value::None) => {}
-                Step::Value(other) => {
-                    return self.evaluation_failed_control(
-                        statement,
-                        EvalError::Other(format!("`for` over a {}", other.kind())),
-                    );
-                }
-                Step::Control(control) => return Ok(control),
-            },
-            Source::Json(expr) => match self.eval(statement, expr)? {
-                Step::Value(Value::Json(json)) => match &*json {
-                    serde_json::Value::Array(elements) => {
-                        items = elements
-                            .iter()
-                            .map(|element| Ok(Value::Json(Arc::new(element.clone()))))
-                            .collect::<Vec<Item>>()
-                            .into_iter();
-                    }
-                    serde_json::Value::Null => {}
-                    other => {
-                        let found = json_kind(other);
-                        return self.evaluation_failed_control(
-                            statement,
-                            EvalError::Other(format!("`for` over Json that is {found}, not an array")),
-                        );
-                    }
+            Source::List(expr) | Source::Json(expr) => match self.eval(statement, expr)? {
+                Step::Value(value) => match elements(value) {
+                    Ok(list) => items = list.into_iter(),
+                    Err(message) => return self.evaluation_failed_control(statement, EvalError::Other(message)),
                 },
-                Step::Value(Value::None) => {}
-                Step::Value(other) => {
-                    return self.evaluation_failed_control(
-                        statement,
-                        EvalError::Other(format!("`for` over a {}", other.kind())),
-                    );
-                }
                 Step::Control(control) => return Ok(control),
             },
             Source::Stream { api, endpoint, args } => {
@@ -1138,6 +1105,22 @@ fn control(step: Step) -> Control {
 /// Where a loop's `where` and `dedupe` are reported: the loop itself.
 fn each_location(each: &For) -> Location {
     each.location.clone()
+}
+
+/// The elements a `for` over a list or a `Json` array iterates.
+fn elements(value: Value) -> Result<Vec<Item>, String> {
+    match value {
+        Value::List(list) => Ok(list.iter().cloned().map(Ok).collect()),
+        Value::None => Ok(Vec::new()),
+        Value::Json(json) => match &*json {
+            serde_json::Value::Array(elements) => {
+                Ok(elements.iter().map(|element| Ok(Value::Json(Arc::new(element.clone())))).collect())
+            }
+            serde_json::Value::Null => Ok(Vec::new()),
+            other => Err(format!("`for` over Json that is {}, not an array", json_kind(other))),
+        },
+        other => Err(format!("`for` over a {}", other.kind())),
+    }
 }
 
 /// `an object`, `a string`... for messages about Json.

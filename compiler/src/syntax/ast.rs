@@ -367,6 +367,19 @@ pub struct FlowDecl {
     pub items: Vec<FlowItem>,
 }
 
+impl FlowDecl {
+    /// The statements of the body, in order (settings, `state` and `payload` left out).
+    pub fn statements(&self) -> Vec<&Stmt> {
+        self.items
+            .iter()
+            .filter_map(|item| match item {
+                FlowItem::Stmt(statement) => Some(statement),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum FlowItem {
     Setting(Clause),

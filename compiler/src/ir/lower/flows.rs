@@ -80,15 +80,7 @@ impl Lowerer<'_> {
             flow_frame.types.insert(slot, ty.clone());
             (name.clone(), ty.clone())
         });
-        let statements: Vec<&ast::Stmt> = decl
-            .items
-            .iter()
-            .filter_map(|item| match item {
-                FlowItem::Stmt(statement) => Some(statement),
-                _ => None,
-            })
-            .collect();
-        let body = self.lower_statements(&mut flow_frame, &statements);
+        let body = self.lower_statements(&mut flow_frame, &decl.statements());
         Some(Flow {
             name: decl.name.name.clone(),
             location: self.location(decl.name.span),
