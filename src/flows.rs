@@ -238,15 +238,28 @@ fn select<'p>(
     Ok(selected)
 }
 
-/// Stops the session's runs on SIGINT or SIGTERM; a second signal exits at once.
-fn watch_signals(runtime: &tokio::runtime::Runtime, stop: Arc<AtomicBool>, stopped: Arc<tokio::sync::Notify>) {
+/// Stops the session's runs on SIGINT or SIGTERM: sets `stop` (read by the
+/// runs between records) and `stopped` (awaited by schedules). Records in
+/// flight get [`GRACE`] to finish; after that, or at a second signal, the
+/// process exits at once (status 2) without another checkpoint, as in a
+/// crash: the next run repeats them.
+fn watch_signals(runtime: &tokio::runtime::Runtime, stop: Arc<AtomicBool>, stopped: tokio::sync::watch::Sender<bool>) {
     runtime.spawn(async move {
         wait_for_signal().await;
         tracing::warn!("stopping: finishing the records in flight, then saving state (again to quit at once)");
         stop.store(true, Ordering::SeqCst);
-        stopped.notify_waiters();
-        wait_for_signal().await;
-        eprintln!("error: stopped without saving the records in flight; the next run repeats them");
+        stopped.send_replace(true);
+        tokio::select! {
+            _ = wait_for_signal() => {
+                eprintln!("error: stopped without saving the records in flight; the next run repeats them");
+            }
+            _ = tokio::time::sleep(GRACE) => {
+                eprintln!(
+                    "error: the records in flight did not finish within {}s of the signal; abandoned (the next run repeats them)",
+                    GRACE.as_secs()
+                );
+            }
+        }
         std::process::exit(2);
     });
 }
@@ -325,12 +338,10 @@ fn once(
     payload: Option<Vec<u8>>,
     progress: &Progress,
 ) -> ExitCode {
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = Arc::new(tokio::sync::Notify::new());
-    watch_signals(&session.runtime, stop.clone(), stopped.clone());
-    let mut runs = Vec::new();
+    // Every flow's event first: nothing starts unless all can.
+    let mut payloads = Vec::new();
     for flow in selected {
-        let decoded = match (&flow.payload, &payload) {
+        payloads.push(match (&flow.payload, &payload) {
             (Some((name, ty)), Some(bytes)) => {
                 let interpreter = &session.host.interpreter;
                 match integ_runtime::decode::json(bytes, &interpreter.desc(ty), &interpreter.schema, name) {
@@ -345,7 +356,13 @@ fn once(
                 ));
             }
             (None, _) => None,
-        };
+        });
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (stopped, _) = tokio::sync::watch::channel(false);
+    watch_signals(&session.runtime, stop.clone(), stopped);
+    let mut running = Vec::new();
+    for (flow, decoded) in selected.iter().zip(payloads) {
         let live = Arc::new(Live::default());
         let tracker = progress.track(session.runtime.handle(), &flow.name, live.clone());
         let host = session.host.clone();
@@ -355,30 +372,36 @@ fn once(
             flow::run(&host, Request { flow: &name, trigger: Trigger::Manual, payload: decoded, live, stop: &stop })
         });
         match handle {
-            Ok(handle) => runs.push((flow.name.clone(), handle, tracker)),
+            Ok(handle) => running.push((flow.name.clone(), handle, tracker)),
             Err(error) => return cannot_start(format!("cannot start a thread: {error}")),
         }
     }
+    // Each run's line ends when it does; the summary lists them in order.
+    let mut results: Vec<Option<(String, Joined)>> = running.iter().map(|_| None).collect();
+    let mut running: Vec<Option<(String, std::thread::JoinHandle<_>, progress::Tracker)>> =
+        running.into_iter().map(Some).collect();
+    while results.iter().any(Option::is_none) {
+        for (index, slot) in running.iter_mut().enumerate() {
+            if slot.as_ref().is_some_and(|(_, handle, _)| handle.is_finished())
+                && let Some((name, handle, tracker)) = slot.take()
+            {
+                tracker.finish();
+                results[index] = Some((name, handle.join()));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut reports = Vec::new();
     let mut failed_to_start = false;
-    for (name, handle, tracker) in runs {
-        let result = session.runtime.block_on(join_within_grace(handle, &stop, &stopped));
-        tracker.finish();
+    for (name, result) in results.into_iter().flatten() {
         match result {
-            Some(Ok(Ok(report))) => reports.push(report),
-            Some(Ok(Err(error))) => {
+            Ok(Ok(report)) => reports.push(report),
+            Ok(Err(error)) => {
                 eprintln!("error: {name}: {error}");
                 failed_to_start = true;
             }
-            Some(Err(())) => {
+            Err(_) => {
                 eprintln!("error: {name}: the run stopped unexpectedly");
-                failed_to_start = true;
-            }
-            None => {
-                eprintln!(
-                    "error: {name}: the record in flight did not finish within {}s of the signal; abandoned (the next run repeats it)",
-                    GRACE.as_secs()
-                );
                 failed_to_start = true;
             }
         }
@@ -393,26 +416,8 @@ fn once(
     }
 }
 
-/// Waits for a run's thread; once a stop was asked, for at most [`GRACE`].
-/// `None` when the grace ran out, `Some(Err)` when the thread panicked.
-async fn join_within_grace<T: Send + 'static>(
-    handle: std::thread::JoinHandle<T>,
-    stop: &AtomicBool,
-    stopped: &tokio::sync::Notify,
-) -> Option<Result<T, ()>> {
-    let (sender, receiver) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(handle.join().map_err(|_| ()));
-    });
-    let mut receiver = receiver;
-    if !stop.load(Ordering::SeqCst) {
-        tokio::select! {
-            joined = &mut receiver => return joined.ok(),
-            _ = stopped.notified() => {}
-        }
-    }
-    tokio::time::timeout(GRACE, receiver).await.ok().and_then(Result::ok)
-}
+/// What a run's thread gave back.
+type Joined = std::thread::Result<Result<Report, flow::RunError>>;
 
 /// The table printed after `--once`.
 fn print_summary(reports: &[Report], file: &str) {
@@ -479,35 +484,24 @@ fn scheduled(session: &Session, selected: &[&integ_compiler::ir::flow::Flow], pr
         ));
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let stopped = Arc::new(tokio::sync::Notify::new());
-    watch_signals(&session.runtime, stop.clone(), stopped.clone());
+    let (stopped, _) = tokio::sync::watch::channel(false);
     let mut loops = Vec::new();
     for name in scheduled {
         let host = session.host.clone();
         let stop = stop.clone();
-        let stopped = stopped.clone();
         let progress = progress.clone();
-        loops.push(session.runtime.spawn(schedule(host, name, stop, stopped, progress)));
+        loops.push(session.runtime.spawn(schedule(host, name, stop, stopped.subscribe(), progress)));
     }
-    let all_done = session.runtime.block_on(async {
-        stopped.notified().await;
-        tokio::time::timeout(GRACE, futures_join(loops)).await.is_ok()
+    watch_signals(&session.runtime, stop, stopped);
+    // The loops end once a signal stopped them and their runs finished (the
+    // grace is enforced by `watch_signals`).
+    session.runtime.block_on(async {
+        for handle in loops {
+            let _ = handle.await;
+        }
     });
-    if all_done {
-        tracing::info!("stopped; state saved");
-        ExitCode::SUCCESS
-    } else {
-        cannot_start(format!(
-            "the records in flight did not finish within {}s of the signal; abandoned (the next run repeats them)",
-            GRACE.as_secs()
-        ))
-    }
-}
-
-async fn futures_join(handles: Vec<tokio::task::JoinHandle<()>>) {
-    for handle in handles {
-        let _ = handle.await;
-    }
+    tracing::info!("stopped; state saved");
+    ExitCode::SUCCESS
 }
 
 /// One scheduled flow: waits for its next start, runs, repeats (§ 12.2).
@@ -515,7 +509,7 @@ async fn schedule(
     host: Arc<Host>,
     name: String,
     stop: Arc<AtomicBool>,
-    stopped: Arc<tokio::sync::Notify>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
     progress: Progress,
 ) {
     let Some(flow) = host.interpreter.program.flows.iter().find(|flow| flow.name == name).cloned() else { return };
@@ -544,6 +538,15 @@ async fn schedule(
             return;
         };
         // Runs that fell due while the previous one was going are skipped (§ 12.2).
+        if let (Some(started), FlowTrigger::Cron(_)) = (previous_start, &flow.trigger)
+            && flow::next_start(&flow.trigger, None, started).is_some_and(|missed| missed < now)
+        {
+            tracing::warn!(
+                flow = %name,
+                "{name}: the last run took longer than its schedule `{}` allows: the runs due meanwhile were skipped",
+                flow.trigger.describe()
+            );
+        }
         if let (Some(started), FlowTrigger::Every(millis)) = (previous_start, &flow.trigger)
             && due <= now
         {
@@ -572,7 +575,8 @@ async fn schedule(
             tracing::info!(flow = %name, "{name}: next run at {due}");
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = stopped.notified() => return,
+                // Sees a stop sent before the wait began as well.
+                _ = stopped.wait_for(|stopped| *stopped) => return,
             }
             if stop.load(Ordering::SeqCst) {
                 return;
@@ -872,7 +876,7 @@ fn replay(args: &DeadLettersArgs, ids: &[String], flow: Option<&str>) -> ExitCod
         return ExitCode::SUCCESS;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let stopped = Arc::new(tokio::sync::Notify::new());
+    let (stopped, _) = tokio::sync::watch::channel(false);
     watch_signals(&session.runtime, stop.clone(), stopped);
     let mut delivered = 0;
     let mut failed = 0;

@@ -384,3 +384,51 @@ fn scheduled_flows_run_on_their_schedule_until_a_signal() {
     assert_eq!(all[first.len()], (first.len() + 1).to_string(), "{all:?}");
     let _ = std::fs::remove_dir_all(&directory);
 }
+
+#[test]
+fn once_checks_every_payload_before_anything_runs_and_runs_a_webhook_flow_on_one() {
+    const HOOK: &str = "tests/flows/hook.integ";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let directory = scratch("hook");
+    let state = directory.join("state.db");
+    let analysis = integ_compiler::analyze(HOOK, &mut Disk).unwrap();
+    let lowered = integ_compiler::ir::lower::lower(&analysis.program, &analysis.checked);
+    let interpreter = Interpreter::new(lowered, Options::default()).unwrap();
+    let stand_ins = runtime
+        .block_on(StandIns::start(interpreter.program.clone(), interpreter.schema.clone(), StandInOptions::default()))
+        .unwrap();
+    let once = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_integ"))
+            .env("TARGET_URL", stand_ins.base_url("Target").unwrap())
+            .args(["run", HOOK, "--once", "--progress", "never", "--state"])
+            .arg(&state)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let pings = || -> Vec<String> {
+        stand_ins.writes("Target.ping").iter().map(|write| write.path.rsplit('/').next().unwrap().to_owned()).collect()
+    };
+    // The webhook flow has no event: nothing runs, not even the manual flow named first.
+    let output = once(&["a_first", "b_hook"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).contains("`b_hook` is a webhook flow: give the event it runs on with --payload FILE"));
+    let event = directory.join("event.json");
+    std::fs::write(&event, r#"{"id": "seven"}"#).unwrap();
+    let output = once(&["a_first", "b_hook", "--payload", event.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).contains("--payload of `b_hook`: event.id: expected Int"), "{}", text(&output));
+    assert!(pings().is_empty(), "nothing ran: {:?}", pings());
+
+    std::fs::write(&event, r#"{"id": 7}"#).unwrap();
+    let output = once(&["a_first", "b_hook", "--payload", event.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    let mut sent = pings();
+    sent.sort();
+    assert_eq!(sent, ["1", "7"]);
+    // Without names, --once runs every flow but webhook flows.
+    let output = once(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(pings().len(), 3);
+    let _ = std::fs::remove_dir_all(&directory);
+}

@@ -421,3 +421,91 @@ flow sync {
     assert_eq!(state(&setup, "sync", "total").as_deref(), Some("4"));
     drop(setup.runtime);
 }
+
+#[test]
+fn a_run_dead_letter_replayed_and_failing_again_is_not_stored_twice() {
+    let flows = r#"
+flow report {
+  trigger: manual
+  let divisor = 0
+  log "ratio {10 / divisor}"
+}
+"#;
+    let setup = setup(flows, 0, EndpointSetup::default(), None);
+    let report = run(&setup, "report");
+    assert_eq!(report.outcome, RunOutcome::CompletedWithDeadLetters);
+    let letters = setup.store.dead_letters(None).unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].unit, UnitKind::Run);
+    assert_eq!(letters[0].failure.error, "Evaluation");
+    let stop = AtomicBool::new(false);
+    for attempt in 1..=2 {
+        let replayed = flow::replay(&setup.host, letters[0].id, Arc::new(Live::default()), &stop).unwrap();
+        assert!(!replayed.delivered);
+        assert!(replayed.error.unwrap().contains("division by zero"));
+        let kept = setup.store.dead_letters(None).unwrap();
+        assert_eq!(kept.len(), 1, "replay {attempt} stored no second dead letter");
+        assert_eq!(kept[0].replays.count, attempt);
+    }
+}
+
+#[test]
+fn a_replayed_record_that_still_does_not_decode_stays_a_dead_letter() {
+    let directory = std::env::temp_dir().join(format!("integ-flow-bare-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    // The body is the list itself (no `records`): one record of three is bad.
+    std::fs::write(directory.join("Bare.list.json"), r#"[{"id": 1, "name": "a"}, {"id": 2}, {"id": 3, "name": "c"}]"#)
+        .unwrap();
+    let flows = r#"
+api Bare {
+  base_url: "http://127.0.0.1:9/v1"
+  policy: quick
+  endpoint list() -> stream Item {
+    GET "/bare"
+  }
+}
+
+flow copy {
+  trigger: manual
+  for item in Bare.list() {
+    Target.upsert_item(item)
+  }
+}
+"#;
+    let setup = setup(flows, 0, EndpointSetup::default(), Some(directory.clone()));
+    let report = run(&setup, "copy");
+    assert_eq!(report.counters.read, 3);
+    assert_eq!(report.counters.dead_letters, 1, "{:?}", report.error);
+    assert_eq!(written_ids(&setup), vec![1, 3]);
+    let letter = &setup.store.dead_letters(None).unwrap()[0];
+    assert!(letter.failure.message.contains("body[1]"), "{}", letter.failure.message);
+    let stop = AtomicBool::new(false);
+    let replayed = flow::replay(&setup.host, letter.id, Arc::new(Live::default()), &stop).unwrap();
+    assert!(!replayed.delivered, "it still does not decode");
+    // The record's own endpoint is named (and its policy decides), not the program's first.
+    assert!(replayed.error.unwrap().starts_with("Bare.list: a record does not decode"));
+    assert_eq!(setup.store.dead_letters(None).unwrap().len(), 1);
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
+#[test]
+fn dead_letters_of_a_record_that_then_fails_are_neither_stored_nor_counted() {
+    let flows = r#"
+flow sync {
+  trigger: manual
+  for group in [[1, 0], [2]] {
+    for n in group {
+      log "{10 / n}"
+    }
+    if len(group) == 2 {
+      fail "a group of {len(group)} failed"
+    }
+  }
+}
+"#;
+    let setup = setup(flows, 0, EndpointSetup::default(), None);
+    let report = run(&setup, "sync");
+    assert_eq!(report.outcome, RunOutcome::Failed);
+    assert_eq!(report.counters.dead_letters, 0);
+    assert!(setup.store.dead_letters(None).unwrap().is_empty());
+}

@@ -728,7 +728,8 @@ impl Interpreter {
     /// list), when `records` is such a path.
     fn records_path(&self, endpoint: &ir_api::Endpoint, records: Option<&Expr>) -> Option<Vec<String>> {
         let mut path = Vec::new();
-        let mut expr = records?;
+        // Without `records`, the body is the list.
+        let Some(mut expr) = records else { return Some(path) };
         loop {
             match expr {
                 Expr::Local(slot) if *slot == endpoint.body_slot => break,

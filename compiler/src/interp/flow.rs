@@ -121,6 +121,12 @@ pub struct Request<'a> {
 
 /// Runs a flow once (blocking: see the module documentation).
 pub fn run(host: &Host, request: Request<'_>) -> Result<Report, RunError> {
+    run_in(host, request, Mode::Run).map(|(report, _)| report)
+}
+
+/// Runs a flow; with [`Mode::ReplayRun`], also says why the run or event
+/// unit failed again, if it did (its dead letter is not stored twice).
+fn run_in(host: &Host, request: Request<'_>, mode: Mode) -> Result<(Report, Option<String>), RunError> {
     let flow = host
         .interpreter
         .program
@@ -128,7 +134,7 @@ pub fn run(host: &Host, request: Request<'_>) -> Result<Report, RunError> {
         .iter()
         .find(|flow| flow.name == request.flow)
         .ok_or_else(|| RunError::UnknownFlow(request.flow.to_owned()))?;
-    let mut run = Runner::start(host, flow, request.trigger, request.live, request.stop, false)?;
+    let mut run = Runner::start(host, flow, request.trigger, request.live, request.stop, mode)?;
     let result = match run.load_state() {
         Ok(()) => {
             if let (Some((value, body)), Some(_)) = (request.payload, &flow.payload) {
@@ -139,7 +145,21 @@ pub fn run(host: &Host, request: Request<'_>) -> Result<Report, RunError> {
         }
         Err(failed) => Err(failed),
     };
-    Ok(run.finish(result))
+    let failed_again = run.failed_again.take();
+    Ok((run.finish(result), failed_again))
+}
+
+/// What a run is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Run,
+    /// A run or event dead letter replayed: the flow runs as usual, but a
+    /// dead letter of the run or event itself is not stored again.
+    ReplayRun,
+    /// A record dead letter replayed: its loop's body runs for it alone;
+    /// `dedupe` lets it through, state assignments are not saved, and a
+    /// dead letter is not stored again.
+    ReplayRecord,
 }
 
 /// What a replay did.
@@ -168,29 +188,44 @@ pub fn replay(host: &Host, id: DeadLetterId, live: Arc<Live>, stop: &AtomicBool)
         .find(|flow| flow.name == letter.flow)
         .ok_or_else(|| RunError::UnknownFlow(letter.flow.clone()))?;
     let replayed = match letter.record.unit {
-        UnitKind::Record => replay_record(host, flow, &letter, live, stop)?,
-        UnitKind::Run | UnitKind::Event => {
-            let payload = match (&letter.record.input, &flow.payload) {
-                (UnitInput::Event { body, .. }, Some((name, ty))) => {
-                    let value = decode::json(body, &host.interpreter.desc(ty), &host.interpreter.schema, name)
-                        .map_err(|error| RunError::Replay(format!("the event no longer decodes: {error}")))?;
-                    Some((value, body.clone()))
-                }
-                _ => None,
-            };
-            let report = run(host, Request { flow: &flow.name, trigger: Trigger::Replay, payload, live, stop })?;
-            let delivered = report.outcome == RunOutcome::Completed && !report.interrupted;
-            let error = report.error.clone();
-            Replayed { report, delivered, error }
-        }
+        UnitKind::Record => replay_record(host, flow, &letter, live, stop),
+        UnitKind::Run | UnitKind::Event => replay_run(host, flow, &letter, live, stop),
     };
-    let now = Timestamp::now();
-    if replayed.delivered {
-        host.store.delete_dead_letter(id)?;
-    } else {
-        host.store.mark_replayed(id, now)?;
+    match &replayed {
+        Ok(replayed) if replayed.delivered => {
+            host.store.delete_dead_letter(id)?;
+        }
+        Ok(_) => {
+            host.store.mark_replayed(id, Timestamp::now())?;
+        }
+        // Not replayed (the loop is gone, the event no longer decodes): the try counts.
+        Err(_) => {
+            let _ = host.store.mark_replayed(id, Timestamp::now());
+        }
     }
-    Ok(replayed)
+    replayed
+}
+
+fn replay_run(
+    host: &Host,
+    flow: &Flow,
+    letter: &DeadLetter,
+    live: Arc<Live>,
+    stop: &AtomicBool,
+) -> Result<Replayed, RunError> {
+    let payload = match (&letter.record.input, &flow.payload) {
+        (UnitInput::Event { body, .. }, Some((name, ty))) => {
+            let value = decode::json(body, &host.interpreter.desc(ty), &host.interpreter.schema, name)
+                .map_err(|error| RunError::Replay(format!("the event no longer decodes: {error}")))?;
+            Some((value, body.clone()))
+        }
+        _ => None,
+    };
+    let request = Request { flow: &flow.name, trigger: Trigger::Replay, payload, live, stop };
+    let (report, failed_again) = run_in(host, request, Mode::ReplayRun)?;
+    let delivered = report.error.is_none() && !report.interrupted && failed_again.is_none();
+    let error = report.error.clone().or(failed_again);
+    Ok(Replayed { report, delivered, error })
 }
 
 fn replay_record(
@@ -211,7 +246,7 @@ fn replay_record(
         return Err(RunError::Replay("the dead letter holds no record".to_owned()));
     };
     let interpreter = &host.interpreter;
-    let mut run = Runner::start(host, flow, Trigger::Replay, live, stop, true)?;
+    let mut run = Runner::start(host, flow, Trigger::Replay, live, stop, Mode::ReplayRecord)?;
     let prepared = run.load_state().and_then(|()| {
         let context: serde_json::Map<String, serde_json::Value> = match letter.record.context.as_deref() {
             Some(text) => serde_json::from_str(text).map_err(|error| Failed::new(format!("its context: {error}")))?,
@@ -233,7 +268,11 @@ fn replay_record(
                     Err(super::calls::BadRecord { raw: input.clone(), error: error.to_string(), url: String::new() })
                 }
             };
-        let control = run.record(found, item, None)?;
+        let streamed = match &found.source {
+            Source::Stream { api, endpoint, .. } => Some((*api, *endpoint)),
+            _ => None,
+        };
+        let control = run.record(found, item, streamed)?;
         run.commit()?;
         Ok(control)
     });
@@ -368,8 +407,9 @@ struct Runner<'h> {
     calls: Arc<Calls>,
     live: Arc<Live>,
     stop: &'h AtomicBool,
-    /// A replay: state assignments are not saved and `dedupe` lets the record through.
-    replay: bool,
+    mode: Mode,
+    /// In a replay, why the replayed unit failed again (its dead letter not stored).
+    failed_again: Option<String>,
     /// The committed state (§ 12.8).
     committed: Vec<Value>,
     /// Since the last commit point.
@@ -402,7 +442,7 @@ impl<'h> Runner<'h> {
         trigger: Trigger,
         live: Arc<Live>,
         stop: &'h AtomicBool,
-        replay: bool,
+        mode: Mode,
     ) -> Result<Runner<'h>, RunError> {
         let id = host.store.start_run(&flow.name, trigger, Timestamp::now())?;
         let calls = Arc::new(Calls {
@@ -423,7 +463,8 @@ impl<'h> Runner<'h> {
             calls,
             live,
             stop,
-            replay,
+            mode,
+            failed_again: None,
             committed: Vec::new(),
             pending: Pending::default(),
             unsaved: Pending::default(),
@@ -557,7 +598,9 @@ impl<'h> Runner<'h> {
 
     /// A commit point: the working state, the record's keys and dead letters become committed.
     fn commit_point(&mut self) {
-        if !self.replay {
+        // Dead letters count once committed (a failing run discards its record's).
+        self.live.dead_letters.fetch_add(self.pending.dead_letters.len() as u64, Ordering::Relaxed);
+        if self.mode != Mode::ReplayRecord {
             self.committed = self.working_state();
         }
         self.unsaved.keys.append(&mut self.pending.keys);
@@ -568,7 +611,8 @@ impl<'h> Runner<'h> {
     fn commit(&mut self) -> Result<(), Failed> {
         self.commit_point();
         self.since_checkpoint += 1;
-        if self.since_checkpoint >= self.flow.batch {
+        // In a webhook flow the event is the unit of durability: one checkpoint at its end.
+        if self.since_checkpoint >= self.flow.batch && self.event_body.is_none() {
             self.checkpoint(false)?;
         }
         Ok(())
@@ -577,7 +621,7 @@ impl<'h> Runner<'h> {
     fn checkpoint(&mut self, final_checkpoint: bool) -> Result<(), Failed> {
         let started = Instant::now();
         let mut checkpoint = Checkpoint::new(self.id, Timestamp::now());
-        if !self.replay {
+        if self.mode != Mode::ReplayRecord {
             // Only the states that changed since they were last saved.
             let mut encoded = self.encode_states(&self.committed)?;
             encoded.retain(|name, value| self.saved_states.get(name) != Some(value));
@@ -591,10 +635,12 @@ impl<'h> Runner<'h> {
             checkpoint.counters = Some(self.counters());
             self.counters_saved = Some(Instant::now());
         }
-        self.host
-            .store
-            .checkpoint(&self.flow.name, &checkpoint)
-            .map_err(|error| Failed::new(format!("{}: cannot save a checkpoint: {error}", self.flow.name)))?;
+        if let Err(error) = self.host.store.checkpoint(&self.flow.name, &checkpoint) {
+            // Nothing of it was written: its keys and dead letters wait for the next one.
+            self.unsaved.keys = checkpoint.dedupe_keys;
+            self.unsaved.dead_letters = checkpoint.dead_letters;
+            return Err(Failed::new(format!("{}: cannot save a checkpoint: {error}", self.flow.name)));
+        }
         self.dead_letter_ids.extend(checkpoint.dead_letters.iter().map(|letter| letter.id));
         self.saved_states.extend(checkpoint.state);
         // Keys now in the store are looked up there; those of the record in flight stay.
@@ -689,6 +735,8 @@ impl<'h> Runner<'h> {
     /// dead-letters the unit of work (§ 12.7).
     fn eval(&mut self, statement: &Stmt, expr: &Expr) -> Result<Step, Failed> {
         let interpreter = self.interpreter();
+        // A failure is only ever this evaluation's.
+        let _ = self.calls.take_failure();
         match interpreter.eval(&mut self.frame, expr) {
             Ok(value) => Ok(Step::Value(value)),
             Err(error) => match self.calls.take_failure() {
@@ -832,7 +880,7 @@ impl<'h> Runner<'h> {
                 Ok(hash) => hash,
                 Err(error) => return Ok(control(self.evaluation_failed_at(location, error)?)),
             };
-            if !self.replay && self.is_duplicate(&each.id, &text, &hash)? {
+            if self.mode != Mode::ReplayRecord && self.is_duplicate(&each.id, &text, &hash)? {
                 return Ok(Control::Skip);
             }
             key = Some(DedupeKey::new(each.id.clone(), text, hash));
@@ -990,9 +1038,15 @@ impl<'h> Runner<'h> {
                     flow = %flow, run = %run,
                     "{location}: {message}; {} dead-lettered as {}", self.unit_name(), record.id
                 );
-                self.live.dead_letters.fetch_add(1, Ordering::Relaxed);
-                // A replayed record that fails again keeps its first dead letter only.
-                if !self.replay {
+                // A replayed unit that fails again keeps its first dead letter only.
+                let replayed_unit = match self.mode {
+                    Mode::Run => false,
+                    Mode::ReplayRun => self.records.is_empty(),
+                    Mode::ReplayRecord => true,
+                };
+                if replayed_unit {
+                    self.failed_again = Some(message.clone());
+                } else {
                     self.pending.dead_letters.push(record);
                 }
                 Ok(Step::Control(Control::DeadLettered))
