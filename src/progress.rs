@@ -70,7 +70,9 @@ impl Progress {
                 ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
-            bar.set_prefix(flow.to_owned());
+            // Flows' lines line up when their names are of similar length.
+            bar.set_prefix(format!("{flow:<18}"));
+            bar.set_message(line(&live, Duration::ZERO));
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });

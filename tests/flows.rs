@@ -432,3 +432,26 @@ fn once_checks_every_payload_before_anything_runs_and_runs_a_webhook_flow_on_one
     assert_eq!(pings().len(), 3);
     let _ = std::fs::remove_dir_all(&directory);
 }
+
+#[test]
+fn on_a_terminal_each_running_flow_has_a_progress_line() {
+    // A pseudo-terminal from Python's `pty` (Python 3 is on every machine CI runs on).
+    let directory = scratch("terminal");
+    let state = directory.join("state.db");
+    let output = Command::new("python3")
+        .args(["-c", "import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)"])
+        .arg(env!("CARGO_BIN_EXE_integ"))
+        .args(["--log-level", "warn", "run", "examples/shop_to_crm/sync.integ", "sync_orders", "--once", "--mock"])
+        .arg("--state")
+        .arg(&state)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}");
+    // The live line (redrawn in place), then the summary.
+    assert!(shown.contains("sync_orders"), "{shown}");
+    assert!(shown.contains(" · written "), "no progress line: {shown}");
+    assert!(shown.contains(" records/s · 0:0"), "no progress line: {shown}");
+    assert!(shown.contains("completed"), "{shown}");
+    let _ = std::fs::remove_dir_all(&directory);
+}
