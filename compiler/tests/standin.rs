@@ -728,8 +728,9 @@ async fn fault_rates_hold_roughly_and_are_seeded() {
     for _ in 0..CALLS {
         let kind = match mock.value("Flaky.read", &[]).await {
             Ok(_) => "ok".to_owned(),
-            Err(error) if error.contains("503") => "503".to_owned(),
-            Err(error) if error.contains("429") => "429".to_owned(),
+            // Matched on the status text: the URL's random port may hold "503" or "429".
+            Err(error) if error.contains(": 503 Service Unavailable") => "503".to_owned(),
+            Err(error) if error.contains(": 429 Too Many Requests") => "429".to_owned(),
             Err(error) if error.to_lowercase().contains("connection") => "reset".to_owned(),
             Err(error) => error,
         };
