@@ -2,32 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use integ_compiler::program::{LoadError, Loader, normalize};
+use integ_compiler::program::normalize;
 
-/// Reads source files from the file system.
-pub struct FsLoader;
-
-impl Loader for FsLoader {
-    fn read(&mut self, path: &str) -> Result<String, LoadError> {
-        read_source(Path::new(path))
-    }
-}
-
-/// Reads a file as UTF-8.
-pub fn read_source(path: &Path) -> Result<String, LoadError> {
-    let bytes = std::fs::read(path).map_err(|error| match error.kind() {
-        std::io::ErrorKind::NotFound => LoadError::NotFound,
-        _ => LoadError::Io(describe(&error)),
-    })?;
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(text),
-        Err(error) => {
-            let valid_up_to = error.utf8_error().valid_up_to();
-            let lossy = String::from_utf8_lossy(error.as_bytes()).into_owned();
-            Err(LoadError::NotUtf8 { valid_up_to, lossy })
-        }
-    }
-}
+pub use integ_compiler::program::{FsLoader, read_source};
 
 /// Expands files and directories (recursively) into `.integ` files, sorted.
 /// Hidden directories and `target` are skipped.

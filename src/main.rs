@@ -5,6 +5,7 @@
 //! terminals, files and JSON output; the compiler library takes text and
 //! returns values.
 
+mod build;
 mod check;
 mod explain;
 mod files;
@@ -110,6 +111,13 @@ enum Command {
     /// are still failing.
     #[command(name = "deadletters", alias = "dead-letters")]
     DeadLetters(flows::DeadLettersArgs),
+    /// Generate typed Rust from a file: structs and enums for its types, functions for its maps.
+    ///
+    /// The same code a `build.rs` gets from `integ_compiler::rust::Builder`,
+    /// for those who check generated code in. It depends on the
+    /// integ-runtime crate only. Exits 1 when the file has errors or uses
+    /// something the Rust back end does not translate yet.
+    Build(build::BuildArgs),
 }
 
 /// Output format of diagnostics.
@@ -142,5 +150,6 @@ fn main() -> ExitCode {
         Command::Mock(args) => mock::run(&args),
         Command::Run(args) => flows::run(&args),
         Command::DeadLetters(args) => flows::dead_letters(&args),
+        Command::Build(args) => build::run(&args),
     }
 }

@@ -23,6 +23,7 @@ pub mod diagnostic;
 pub mod interp;
 pub mod ir;
 pub mod program;
+pub mod rust;
 pub mod source;
 pub mod stdlib;
 pub mod syntax;
@@ -30,6 +31,9 @@ pub mod syntax;
 /// Runs `body`, first growing the stack if little of it is left. The parser,
 /// the AST builder and the checker recurse once per level of nesting, which
 /// the syntax bounds; this keeps that safe on small thread stacks too.
+/// The version of integ, as generated code and `integ --version` show it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub(crate) fn with_stack<T>(body: impl FnOnce() -> T) -> T {
     stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, body)
 }

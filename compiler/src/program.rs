@@ -56,6 +56,33 @@ impl Loader for MemoryLoader {
     }
 }
 
+/// Reads source files from the file system (the CLI, `build.rs`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FsLoader;
+
+impl Loader for FsLoader {
+    fn read(&mut self, path: &str) -> Result<String, LoadError> {
+        read_source(std::path::Path::new(path))
+    }
+}
+
+/// Reads a file as UTF-8.
+pub fn read_source(path: &std::path::Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(path).map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => LoadError::NotFound,
+        std::io::ErrorKind::PermissionDenied => LoadError::Io("permission denied".to_owned()),
+        _ => LoadError::Io(error.to_string()),
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(error) => {
+            let valid_up_to = error.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(error.as_bytes()).into_owned();
+            Err(LoadError::NotUtf8 { valid_up_to, lossy })
+        }
+    }
+}
+
 /// One parsed file of a program.
 #[derive(Clone, Debug)]
 pub struct LoadedModule {

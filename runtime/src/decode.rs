@@ -247,7 +247,7 @@ fn is_identifier(name: &str) -> bool {
 }
 
 /// `text` in double quotes, escaped as in JSON.
-fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     let mut out = Vec::with_capacity(text.len() + 2);
     crate::encode::write_json_string(&mut out, text);
     String::from_utf8(out).unwrap_or_default()
@@ -271,7 +271,7 @@ fn syntax_error(error: &JiterError, bytes: &[u8], root: &str) -> DecodeError {
 
 /// Line and column (both from 1; the column counts characters) of a byte
 /// offset.
-fn line_column(bytes: &[u8], index: usize) -> (usize, usize) {
+pub(crate) fn line_column(bytes: &[u8], index: usize) -> (usize, usize) {
     let before = bytes.get(..index.min(bytes.len())).unwrap_or(bytes);
     let line = 1 + before.iter().filter(|byte| **byte == b'\n').count();
     let line_start = before.iter().rposition(|byte| *byte == b'\n').map_or(0, |position| position + 1);
@@ -279,21 +279,21 @@ fn line_column(bytes: &[u8], index: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn is_blank(bytes: &[u8]) -> bool {
+pub(crate) fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
 // ====================================================================== describing what was found
 
-fn found_string(text: &str) -> String {
+pub(crate) fn found_string(text: &str) -> String {
     format!("string {}", quote(&cut(text)))
 }
 
-fn found_number(text: &str) -> String {
+pub(crate) fn found_number(text: &str) -> String {
     format!("number {}", cut(text))
 }
 
-fn cut(text: &str) -> String {
+pub(crate) fn cut(text: &str) -> String {
     match text.char_indices().nth(FOUND_CHARS) {
         Some((end, _)) => format!("{}…", text.get(..end).unwrap_or(text)),
         None => text.to_owned(),
@@ -800,7 +800,7 @@ impl KeySet {
 /// A JSON number as `serde_json` holds it: an integer when it has no
 /// fraction or exponent and fits 64 bits, else the nearest float; `None` for
 /// a number too large for a float.
-fn json_number(text: &str) -> Option<serde_json::Number> {
+pub(crate) fn json_number(text: &str) -> Option<serde_json::Number> {
     if !text.contains(['.', 'e', 'E']) {
         if let Ok(int) = text.parse::<i64>() {
             return Some(int.into());
@@ -815,7 +815,7 @@ fn json_number(text: &str) -> Option<serde_json::Number> {
 // ====================================================================== scalars from text
 
 /// A scalar of a number-kind type from a JSON number's text.
-fn from_number_text(text: &str, ty: &TypeDesc) -> Option<Value> {
+pub(crate) fn from_number_text(text: &str, ty: &TypeDesc) -> Option<Value> {
     match ty {
         TypeDesc::Int(NumberFormat::Number) => parse_number(text.as_bytes(), false)?.to_i64().map(Value::Int),
         TypeDesc::Float(NumberFormat::Number) => parse_float(text, false).map(Value::Float),
@@ -845,7 +845,7 @@ fn from_number_text(text: &str, ty: &TypeDesc) -> Option<Value> {
 }
 
 /// A scalar of a string-kind type from a JSON string's content.
-fn from_string(text: &str, ty: &TypeDesc, schema: &Schema) -> Option<Value> {
+pub(crate) fn from_string(text: &str, ty: &TypeDesc, schema: &Schema) -> Option<Value> {
     match ty {
         TypeDesc::String => Some(Value::String(Arc::from(text))),
         TypeDesc::Int(NumberFormat::String) => parse_int_text(text).map(Value::Int),

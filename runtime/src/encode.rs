@@ -281,18 +281,18 @@ pub fn write_json_string(out: &mut Vec<u8>, text: &str) {
 
 // ====================================================================== scalars
 
-fn write_int(out: &mut Vec<u8>, int: i64) {
+pub(crate) fn write_int(out: &mut Vec<u8>, int: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(int).as_bytes());
 }
 
 /// A finite Float in shortest round-trip form, `.0` for whole values
 /// (`1.5`, `100.0`, `1e-7`, `1e16`).
-fn write_float(out: &mut Vec<u8>, float: f64) {
+pub(crate) fn write_float(out: &mut Vec<u8>, float: f64) {
     out.extend_from_slice(ryu::Buffer::new().format_finite(float).as_bytes());
 }
 
 /// A Float as text: shortest round-trip form, or `NaN`, `inf`, `-inf`.
-fn float_text(float: f64) -> &'static str {
+pub(crate) fn float_text(float: f64) -> &'static str {
     if float.is_nan() {
         "NaN"
     } else if float > 0.0 {
@@ -304,7 +304,7 @@ fn float_text(float: f64) -> &'static str {
 
 /// A Decimal in plain notation with its scale (`12.50`, `100`, `-0.05`),
 /// never an exponent; zero has no sign.
-fn write_decimal(out: &mut Vec<u8>, decimal: &Decimal) {
+pub(crate) fn write_decimal(out: &mut Vec<u8>, decimal: &Decimal) {
     let mantissa = decimal.mantissa();
     let scale = decimal.scale() as usize;
     if mantissa < 0 {
@@ -409,7 +409,7 @@ fn write_rfc3339(out: &mut Vec<u8>, datetime: DateTime) {
 }
 
 /// A DateTime in a wire format, without quotes.
-fn write_datetime(out: &mut Vec<u8>, datetime: DateTime, format: DateTimeFormat) -> Result<(), EvalError> {
+pub(crate) fn write_datetime(out: &mut Vec<u8>, datetime: DateTime, format: DateTimeFormat) -> Result<(), EvalError> {
     match format {
         DateTimeFormat::Rfc3339 => write_rfc3339(out, datetime),
         // `seconds` is already rounded toward the past.
@@ -462,7 +462,7 @@ fn write_rfc2822(out: &mut Vec<u8>, datetime: DateTime) -> Result<(), EvalError>
 }
 
 /// `YYYY-MM-DD`.
-fn write_date(out: &mut Vec<u8>, date: jiff::civil::Date) {
+pub(crate) fn write_date(out: &mut Vec<u8>, date: jiff::civil::Date) {
     write_year(out, i64::from(date.year()));
     out.push(b'-');
     write_two(out, date.month() as u32);
@@ -473,7 +473,7 @@ fn write_date(out: &mut Vec<u8>, date: jiff::civil::Date) {
 /// A Duration in a wire format, without quotes: ISO 8601 in seconds
 /// (`PT90S`, `PT0.25S`, `-PT5S`, `PT0S`), a number of seconds (`90`,
 /// `0.25`), or an integer of milliseconds.
-fn write_duration(out: &mut Vec<u8>, duration: Duration, format: DurationFormat) {
+pub(crate) fn write_duration(out: &mut Vec<u8>, duration: Duration, format: DurationFormat) {
     let millis = duration.millis;
     match format {
         DurationFormat::Milliseconds => write_int(out, millis),

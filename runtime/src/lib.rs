@@ -4,6 +4,7 @@
 //! - [`value`]: the values programs compute with; [`types`]: the program's
 //!   types as the runtime needs them;
 //! - [`decode`] and [`encode`]: JSON, forms, XML and text, by declared type;
+//!   [`wire`]: the same JSON and text for generated code's typed values;
 //! - [`http`]: requests with auth, policies (timeouts, retries, backoff,
 //!   `Retry-After`, circuit breakers, rate limits, concurrency) and pagination;
 //! - [`natives`]: the natives of the standard library;
@@ -17,16 +18,24 @@
 pub mod decode;
 pub mod encode;
 pub mod error;
+pub mod generated;
 pub mod http;
 pub mod natives;
+pub mod ops;
 pub mod secret;
 pub mod store;
 pub mod types;
 pub mod value;
+pub mod wire;
 
 pub use error::{DecodeError, EvalError};
 pub use types::{Schema, TypeDesc};
 pub use value::Value;
+
+// The types generated code holds, under the names it uses.
+pub use jiff::civil::Date;
+pub use rust_decimal::Decimal;
+pub use serde_json::Value as Json;
 
 /// The version in the `User-Agent` of every request: `integ/<version>`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use integ_runtime::value::{Duration, Record};
-use integ_runtime::{EvalError, Value, decode, encode};
+use integ_runtime::{EvalError, Value, decode, encode, ops};
 use rust_decimal::Decimal;
 
 use super::{Frame, Interpreter, LAMBDA};
@@ -247,112 +247,39 @@ pub(crate) fn binary(op: BinaryOp, left: Value, right: Value) -> Result<Value, E
         _ => {}
     }
     let symbol = op.as_str();
-    let overflow = || EvalError::Overflow(op_name(op));
+    let arith = match op {
+        Add => ops::Op::Add,
+        Sub => ops::Op::Sub,
+        Mul => ops::Op::Mul,
+        Div => ops::Op::Div,
+        Rem => ops::Op::Rem,
+        _ => return Err(invalid(symbol, left.kind(), right.kind())),
+    };
     match (left, right) {
-        (Value::Int(a), Value::Int(b)) => Ok(Value::Int(match op {
-            Add => a.checked_add(b).ok_or_else(overflow)?,
-            Sub => a.checked_sub(b).ok_or_else(overflow)?,
-            Mul => a.checked_mul(b).ok_or_else(overflow)?,
-            Div => {
-                if b == 0 {
-                    return Err(EvalError::DivisionByZero);
-                }
-                a.checked_div(b).ok_or_else(overflow)?
-            }
-            Rem => {
-                if b == 0 {
-                    return Err(EvalError::DivisionByZero);
-                }
-                a.checked_rem(b).ok_or_else(overflow)?
-            }
-            _ => return Err(invalid(symbol, "Int", "Int")),
-        })),
-        (Value::Decimal(a), Value::Decimal(b)) => decimal(op, a, b),
-        (Value::Decimal(a), Value::Int(b)) => decimal(op, a, Decimal::from(b)),
-        (Value::Int(a), Value::Decimal(b)) => decimal(op, Decimal::from(a), b),
-        (Value::Float(a), Value::Float(b)) => float(op, a, b),
-        (Value::Float(a), Value::Int(b)) => float(op, a, b as f64),
-        (Value::Int(a), Value::Float(b)) => float(op, a as f64, b),
-        (Value::String(a), Value::String(b)) if op == Add => {
-            let mut text = String::with_capacity(a.len() + b.len());
-            text.push_str(&a);
-            text.push_str(&b);
-            Ok(Value::string(text))
-        }
-        (Value::List(a), Value::List(b)) if op == Add => {
-            let mut items = Vec::with_capacity(a.len() + b.len());
-            items.extend(a.iter().cloned());
-            items.extend(b.iter().cloned());
-            Ok(Value::list(items))
-        }
+        (Value::Int(a), Value::Int(b)) => ops::int(arith, a, b).map(Value::Int),
+        (Value::Decimal(a), Value::Decimal(b)) => ops::decimal(arith, a, b).map(Value::Decimal),
+        (Value::Decimal(a), Value::Int(b)) => ops::decimal(arith, a, Decimal::from(b)).map(Value::Decimal),
+        (Value::Int(a), Value::Decimal(b)) => ops::decimal(arith, Decimal::from(a), b).map(Value::Decimal),
+        (Value::Float(a), Value::Float(b)) => ops::float(arith, a, b).map(Value::Float),
+        (Value::Float(a), Value::Int(b)) => ops::float(arith, a, b as f64).map(Value::Float),
+        (Value::Int(a), Value::Float(b)) => ops::float(arith, a as f64, b).map(Value::Float),
+        (Value::String(a), Value::String(b)) if op == Add => Ok(Value::string(ops::concat(&a, &b))),
+        (Value::List(a), Value::List(b)) if op == Add => Ok(Value::list(ops::concat_lists(&a, &b))),
         (Value::DateTime(a), Value::Duration(b)) if matches!(op, Add | Sub) => {
-            let span = jiff::SignedDuration::from_millis(if op == Add { b.millis } else { -b.millis });
-            let moved = a.timestamp().checked_add(span).map_err(|_| overflow())?;
-            Ok(Value::DateTime(integ_runtime::value::DateTime::from_timestamp(moved, a.offset())))
+            ops::datetime_shift(a, arith, b).map(Value::DateTime)
         }
-        (Value::DateTime(a), Value::DateTime(b)) if op == Sub => {
-            let nanos = a.instant_nanos() - b.instant_nanos();
-            let millis = i64::try_from(nanos.div_euclid(1_000_000)).map_err(|_| overflow())?;
-            Ok(Value::Duration(Duration { millis }))
-        }
+        (Value::DateTime(a), Value::DateTime(b)) if op == Sub => ops::datetime_between(a, b).map(Value::Duration),
         (Value::Date(a), Value::Duration(b)) if matches!(op, Add | Sub) => {
-            let days = b.millis / 86_400_000;
-            let span = jiff::Span::new().try_days(if op == Add { days } else { -days }).map_err(|_| overflow())?;
-            a.checked_add(span).map(Value::Date).map_err(|_| overflow())
+            ops::date_shift(a, arith, b).map(Value::Date)
         }
         (Value::Duration(a), Value::Duration(b)) if matches!(op, Add | Sub) => {
-            let millis = if op == Add { a.millis.checked_add(b.millis) } else { a.millis.checked_sub(b.millis) };
-            millis.map(|millis| Value::Duration(Duration { millis })).ok_or_else(overflow)
+            ops::duration(arith, a, b).map(Value::Duration)
         }
         (Value::Duration(a), Value::Int(b)) if matches!(op, Mul | Div) => {
-            let millis = if op == Mul {
-                a.millis.checked_mul(b).ok_or_else(overflow)?
-            } else {
-                if b == 0 {
-                    return Err(EvalError::DivisionByZero);
-                }
-                a.millis / b
-            };
-            Ok(Value::Duration(Duration { millis }))
+            ops::duration_scale(arith, a, b).map(Value::Duration)
         }
         (a, b) => Err(invalid(symbol, a.kind(), b.kind())),
     }
-}
-
-fn decimal(op: BinaryOp, a: Decimal, b: Decimal) -> Result<Value, EvalError> {
-    let result = match op {
-        BinaryOp::Add => a.checked_add(b),
-        BinaryOp::Sub => a.checked_sub(b),
-        BinaryOp::Mul => a.checked_mul(b),
-        BinaryOp::Div => {
-            if b.is_zero() {
-                return Err(EvalError::DivisionByZero);
-            }
-            a.checked_div(b)
-        }
-        BinaryOp::Rem => {
-            if b.is_zero() {
-                return Err(EvalError::DivisionByZero);
-            }
-            a.checked_rem(b)
-        }
-        _ => return Err(invalid(op.as_str(), "Decimal", "Decimal")),
-    };
-    result.map(Value::Decimal).ok_or(EvalError::Overflow(op_name(op)))
-}
-
-fn float(op: BinaryOp, a: f64, b: f64) -> Result<Value, EvalError> {
-    Ok(Value::Float(match op {
-        BinaryOp::Add => a + b,
-        BinaryOp::Sub => a - b,
-        BinaryOp::Mul => a * b,
-        BinaryOp::Div => a / b,
-        _ => return Err(invalid(op.as_str(), "Float", "Float")),
-    }))
-}
-
-fn op_name(op: BinaryOp) -> &'static str {
-    op.as_str()
 }
 
 fn invalid(op: &str, left: &str, right: &str) -> EvalError {

@@ -38,15 +38,20 @@ struct Frame {
     scopes: Vec<Vec<(String, u32)>>,
     next: u32,
     size: u32,
+    /// The name each slot was declared with (empty for an unnamed slot), for generated code.
+    names: Vec<String>,
 }
 
 impl Frame {
     fn new() -> Frame {
-        Frame { scopes: vec![Vec::new()], next: 0, size: 0 }
+        Frame { scopes: vec![Vec::new()], next: 0, size: 0, names: Vec::new() }
     }
 
     fn declare(&mut self, name: &str) -> u32 {
         let slot = self.fresh();
+        if let Some(entry) = self.names.get_mut(slot as usize) {
+            *entry = name.to_owned();
+        }
         if let Some(scope) = self.scopes.last_mut() {
             scope.push((name.to_owned(), slot));
         }
@@ -58,6 +63,12 @@ impl Frame {
         let slot = self.next;
         self.next += 1;
         self.size = self.size.max(self.next);
+        if self.names.len() < self.size as usize {
+            self.names.resize(self.size as usize, String::new());
+        }
+        if let Some(entry) = self.names.get_mut(slot as usize) {
+            entry.clear();
+        }
         slot
     }
 
@@ -129,6 +140,7 @@ impl<'a> Lowerer<'a> {
                             defaults: Vec::new(),
                             result: sig.ret.clone(),
                             frame_size: 0,
+                            locals: Vec::new(),
                             body: Expr::Invalid,
                         });
                         self.out.by_name.insert(function.name.name.clone(), Callee::User(index));
@@ -144,6 +156,7 @@ impl<'a> Lowerer<'a> {
                         defaults: Vec::new(),
                         result: sig.ret.clone(),
                         frame_size: 0,
+                        locals: Vec::new(),
                         body: Expr::Invalid,
                     });
                     self.out.by_name.insert(map.name.name.clone(), Callee::User(index));
@@ -188,6 +201,7 @@ impl<'a> Lowerer<'a> {
                     slot.body = body;
                     slot.defaults = defaults;
                     slot.frame_size = frame.size;
+                    slot.locals = frame.names;
                 }
                 DeclKind::Map(map) if self.is_current(&map.name) => {
                     let Some(Callee::User(index)) = self.out.by_name.get(&map.name.name).cloned() else { continue };
@@ -201,6 +215,7 @@ impl<'a> Lowerer<'a> {
                     slot.body = body;
                     slot.defaults = defaults;
                     slot.frame_size = frame.size;
+                    slot.locals = frame.names;
                 }
                 DeclKind::Api(api_decl) if self.is_current(&api_decl.name) => {
                     if let Some(api) = self.lower_api(api_decl) {

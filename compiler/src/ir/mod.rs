@@ -39,6 +39,9 @@ pub struct Function {
     pub result: Ty,
     /// Slots in a frame: the parameters first, then every `let` and lambda parameter.
     pub frame_size: u32,
+    /// The name each slot was declared with (empty for unnamed slots), for
+    /// generated code.
+    pub locals: Vec<String>,
     pub body: Expr,
 }
 

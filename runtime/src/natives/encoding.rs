@@ -146,6 +146,14 @@ pub fn json_encode(value: &Value, schema: &Schema) -> Result<String, EvalError> 
     String::from_utf8(out).map_err(|error| EvalError::Encode(error.to_string()))
 }
 
+/// `x` as compact JSON, for a typed value in wire format `F` (generated
+/// code): the bytes [`json_encode`] writes for the same value and type.
+pub fn json_encode_as<F: crate::wire::Format>(value: &F::Value) -> Result<String, EvalError> {
+    let mut out = Vec::new();
+    crate::wire::to_json::<F>(value, &mut out)?;
+    String::from_utf8(out).map_err(|error| EvalError::Encode(error.to_string()))
+}
+
 /// The JSON value written in `s`, or none.
 pub fn json_parse(s: &str) -> Option<serde_json::Value> {
     serde_json::from_str(s).ok()
@@ -293,6 +301,25 @@ mod tests {
         let map = Value::Map(Arc::new(vec![("a".into(), Value::Bool(true))]));
         assert_eq!(type_of(&map), TypeDesc::Map(Box::new(TypeDesc::Bool)));
         assert_eq!(type_of(&Value::None), TypeDesc::Json);
+    }
+
+    #[test]
+    fn typed_values_encode_as_the_adapter_encodes_them() {
+        use crate::wire;
+        let encode = |value: Value| json_encode(&value, &Schema::default()).unwrap();
+        assert_eq!(json_encode_as::<wire::Int>(&42).unwrap(), encode(Value::Int(42)));
+        let total: rust_decimal::Decimal = "12.50".parse().unwrap();
+        assert_eq!(json_encode_as::<wire::Decimal>(&total).unwrap(), encode(Value::Decimal(total)));
+        let at = DateTime { seconds: 1_709_294_400, nanos: 0, offset_seconds: 3600 };
+        assert_eq!(json_encode_as::<wire::DateTime>(&at).unwrap(), encode(Value::DateTime(at)));
+        let names = vec!["a\"b".to_owned(), "é".to_owned()];
+        assert_eq!(json_encode_as::<wire::List<wire::String>>(&names).unwrap(), encode(strs(&["a\"b", "é"])));
+        let entries = vec![("b".to_owned(), Some(1)), ("a".to_owned(), None)];
+        let map = Value::Map(Arc::new(vec![("b".into(), Value::Int(1)), ("a".into(), Value::None)]));
+        assert_eq!(json_encode_as::<wire::Map<wire::Opt<wire::Int>>>(&entries).unwrap(), encode(map));
+        assert_eq!(json_encode_as::<wire::Opt<wire::Int>>(&None).unwrap(), encode(Value::None));
+        let json = serde_json::json!({"a": [1, null]});
+        assert_eq!(json_encode_as::<wire::Json>(&json).unwrap(), encode(Value::Json(Arc::new(json.clone()))));
     }
 
     #[test]

@@ -141,6 +141,14 @@ pub(crate) fn scalar_to_json(value: &Value) -> Option<Json> {
     })
 }
 
+/// `Json` values order as `sort`, `min` and `max` order them given `Json`
+/// (see [`super::compare_json`]).
+impl super::Comparable for Json {
+    fn compare(&self, other: &Json) -> std::cmp::Ordering {
+        super::compare_json(self, other)
+    }
+}
+
 fn json(value: &Json) -> Value {
     Value::Json(Arc::new(value.clone()))
 }
@@ -257,6 +265,19 @@ mod tests {
         assert_eq!(scalar_to_json(&dec("2.5")), Some(j("2.5")));
         assert_eq!(scalar_to_json(&Value::Float(f64::NAN)), None);
         assert_eq!(scalar_to_json(&Value::Date(jiff::civil::date(2024, 1, 1))), None);
+    }
+
+    #[test]
+    fn json_orders_as_values_do() {
+        use super::super::{Comparable, compare_values};
+        let texts = ["null", "false", "true", "-1", "2", "10", "2.50", "\"a\"", "\"B\"", "[1, 2]", "[1, 3]", "{}"];
+        for a in texts {
+            for b in texts {
+                let ordering = j(a).compare(&j(b));
+                assert_eq!(ordering, compare_values(&jv(a), &jv(b)), "{a} against {b}");
+            }
+        }
+        assert_eq!(super::super::lists::sort(&[j("10"), j("2"), j("null")]), [j("null"), j("2"), j("10")]);
     }
 
     #[test]

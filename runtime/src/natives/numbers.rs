@@ -365,11 +365,17 @@ pub fn currency_exponent(code: &str) -> i64 {
 /// A Json number as an Int, Decimal or Float value.
 fn json_number(function: &'static str, value: &Value) -> Result<Value, EvalError> {
     match value {
-        Value::Json(json) => match super::json::json_to_scalar(json) {
-            Some(number @ (Value::Int(_) | Value::Decimal(_) | Value::Float(_))) => Ok(number),
-            _ => Err(EvalError::Native { function, message: "the Json value is not a number".to_owned() }),
-        },
+        Value::Json(json) => number_of_json(function, json),
         other => Ok(other.clone()),
+    }
+}
+
+/// The number a `Json` value holds, as an Int, Decimal or Float value; an
+/// error when it holds something else.
+fn number_of_json(function: &'static str, json: &serde_json::Value) -> Result<Value, EvalError> {
+    match super::json::json_to_scalar(json) {
+        Some(number @ (Value::Int(_) | Value::Decimal(_) | Value::Float(_))) => Ok(number),
+        _ => Err(EvalError::Native { function, message: "the Json value is not a number".to_owned() }),
     }
 }
 
@@ -379,8 +385,11 @@ fn not_a_number(function: &'static str, value: &Value) -> EvalError {
 
 /// A number back to Json (for natives generic over `Numeric` given Json).
 fn to_json(function: &'static str, value: Value) -> Result<Value, EvalError> {
-    super::json::scalar_to_json(&value)
-        .map(|json| Value::Json(std::sync::Arc::new(json)))
+    number_to_json(function, &value).map(|json| Value::Json(std::sync::Arc::new(json)))
+}
+
+fn number_to_json(function: &'static str, value: &Value) -> Result<serde_json::Value, EvalError> {
+    super::json::scalar_to_json(value)
         .ok_or_else(|| EvalError::Native { function, message: format!("{} cannot be written as JSON", value.kind()) })
 }
 
@@ -440,6 +449,35 @@ pub(crate) fn sum_values(items: &[Value]) -> Result<Value, EvalError> {
         total = add_values(&total, &json_number("sum", item)?)?;
     }
     if json { to_json("sum", total) } else { Ok(total) }
+}
+
+// ============================================================= Json numbers
+
+// `Numeric` natives given `Json` (the checker lets `Json` stand for any
+// bound), for generated code: what the adapters do with a `Value::Json`.
+
+/// `float(x)` of a `Json` number; an error when `x` is not a number.
+pub fn float_of_json(x: &serde_json::Value) -> Result<f64, EvalError> {
+    float_of_value("float", &number_of_json("float", x)?)
+}
+
+/// `int(x)` of a `Json` number; an error when `x` is not a number.
+pub fn int_of_json(x: &serde_json::Value) -> Result<i64, EvalError> {
+    int_of_value(&number_of_json("int", x)?)
+}
+
+/// `abs(x)` of a `Json` number, as `Json`; an error when `x` is not a number.
+pub fn abs_of_json(x: &serde_json::Value) -> Result<serde_json::Value, EvalError> {
+    number_to_json("abs", &abs_of_value(&number_of_json("abs", x)?)?)
+}
+
+/// `sum(xs)` of `Json` numbers, as `Json`; an error when one is not a number.
+pub fn sum_of_json(items: &[serde_json::Value]) -> Result<serde_json::Value, EvalError> {
+    let mut total = Value::Int(0);
+    for item in items {
+        total = add_values(&total, &number_of_json("sum", item)?)?;
+    }
+    number_to_json("sum", &total)
 }
 
 pub(super) const NATIVES: &[Native] = native_table! {
@@ -633,6 +671,32 @@ mod tests {
         let json = |text: &str| Value::Json(std::sync::Arc::new(serde_json::from_str(text).unwrap()));
         assert_eq!(sum_values(&[json("1"), json("2")]).unwrap(), json("3"));
         assert!(sum_values(&[json("\"1\"")]).is_err());
+    }
+
+    #[test]
+    fn json_numbers_as_the_adapters_read_them() {
+        let j = |text: &str| -> serde_json::Value { serde_json::from_str(text).unwrap() };
+        let value = |text: &str| Value::Json(std::sync::Arc::new(j(text)));
+        for text in ["2.5", "-3", "1e2", "12.50", "-9223372036854775808", "\"7\"", "null", "[1]"] {
+            let json = j(text);
+            assert_eq!(float_of_json(&json).map(Value::Float), call("float", &[value(text)]), "float({text})");
+            assert_eq!(int_of_json(&json).map(Value::Int), call("int", &[value(text)]), "int({text})");
+            let abs = abs_of_json(&json).map(|json| Value::Json(std::sync::Arc::new(json)));
+            assert_eq!(abs, call("abs", &[value(text)]), "abs({text})");
+        }
+        assert_eq!(float_of_json(&j("2.5")), Ok(2.5));
+        assert_eq!(int_of_json(&j("-2.7")), Ok(-2));
+        assert_eq!(abs_of_json(&j("-12.50")), Ok(j("12.50")));
+        assert!(int_of_json(&j("\"7\"")).is_err());
+        for list in ["[1, 2]", "[1, 2.25]", "[0.5, 1e400]", "[9223372036854775807, 1]", "[1, \"x\"]", "[1, null]"] {
+            let items: Vec<serde_json::Value> = serde_json::from_str(list).unwrap();
+            let values = Value::list(items.iter().map(|item| Value::Json(std::sync::Arc::new(item.clone()))).collect());
+            let sum = sum_of_json(&items).map(|json| Value::Json(std::sync::Arc::new(json)));
+            assert_eq!(sum, call("sum", &[values]), "sum({list})");
+        }
+        assert_eq!(sum_of_json(&[j("1.25"), j("2.50")]), Ok(j("3.75")));
+        // An empty list sums to 0 in both; the adapter's 0 is an Int.
+        assert_eq!(sum_of_json(&[]), Ok(j("0")));
     }
 
     #[test]

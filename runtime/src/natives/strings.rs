@@ -376,6 +376,15 @@ pub fn string(value: &Value, schema: &Schema) -> Result<String, EvalError> {
     }
 }
 
+/// `string(x)` of a typed list, map or record (optional or not) in wire
+/// format `F` (generated code): its compact JSON, as [`string`] writes it;
+/// none gives `""`.
+pub fn string_as_json<F: crate::wire::Format>(value: &F::Value) -> Result<String, EvalError> {
+    let text = super::encoding::json_encode_as::<F>(value)?;
+    // Only none encodes as `null`: lists, maps and records never do.
+    Ok(if text == "null" { String::new() } else { text })
+}
+
 /// The strings with `separator` between them.
 pub fn join<S: AsRef<str>>(items: &[S], separator: &str) -> String {
     let mut out = String::new();
@@ -676,6 +685,22 @@ mod tests {
         assert_eq!(call("join", &[strs(&[]), s(",")]).unwrap(), s(""));
         assert_eq!(call("string", &[Value::None]).unwrap(), s(""));
         assert!(call("string", &[Value::Function(0)]).is_err());
+    }
+
+    #[test]
+    fn string_of_typed_data_is_its_json() {
+        use crate::wire;
+        let schema = Schema::default();
+        let items = vec![1, 2];
+        assert_eq!(string_as_json::<wire::List<wire::Int>>(&items).unwrap(), string(&ints(&[1, 2]), &schema).unwrap());
+        let entries = vec![("k".to_owned(), "v".to_owned())];
+        let map = Value::Map(Arc::new(vec![("k".into(), s("v"))]));
+        assert_eq!(string_as_json::<wire::Map<wire::String>>(&entries).unwrap(), string(&map, &schema).unwrap());
+        assert_eq!(string_as_json::<wire::Opt<wire::List<wire::Int>>>(&Some(items)).unwrap(), "[1,2]");
+        assert_eq!(
+            string_as_json::<wire::Opt<wire::List<wire::Int>>>(&None).unwrap(),
+            string(&Value::None, &schema).unwrap()
+        );
     }
 
     #[test]
