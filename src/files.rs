@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use integ_compiler::program::normalize;
 
-pub use integ_compiler::program::{FsLoader, read_source};
+pub use integ_compiler::program::FsLoader;
 
 /// Expands files and directories (recursively) into `.integ` files, sorted.
 /// Hidden directories and `target` are skipped.

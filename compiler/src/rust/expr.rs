@@ -59,6 +59,8 @@ impl Code {
             Form::Str => quote!(String::from(#tokens)),
             Form::Place if is_copy(&self.ty) => tokens,
             Form::Ref if is_copy(&self.ty) => quote!(*#tokens),
+            // A list parameter is a slice (`&[T]`).
+            Form::Ref if matches!(self.ty, Ty::List(_)) => quote!(#tokens.to_vec()),
             Form::Place | Form::Ref => quote!(#tokens.clone()),
         }
     }
@@ -73,13 +75,29 @@ impl Code {
         }
     }
 
+    /// A `&[T]` of a list: a list literal as an array (`&[a, b]`, not
+    /// `&vec![a, b]`), else a reference to the `Vec`.
+    pub(super) fn slice(&self) -> TokenStream {
+        use proc_macro2::{Delimiter, TokenTree};
+        if self.form == Form::Owned {
+            let trees: Vec<TokenTree> = self.tokens.clone().into_iter().collect();
+            if let [TokenTree::Ident(vec), TokenTree::Punct(bang), TokenTree::Group(elements)] = trees.as_slice()
+                && vec == "vec"
+                && bang.as_char() == '!'
+                && elements.delimiter() == Delimiter::Bracket
+            {
+                return quote!(&#elements);
+            }
+        }
+        self.borrow()
+    }
+
     /// A `&str` of a String.
     pub(super) fn as_str(&self) -> TokenStream {
         let tokens = self.paren();
         match self.form {
-            Form::Str | Form::Ref => self.tokens.clone(),
-            Form::Owned => quote!(#tokens.as_str()),
-            Form::Place => quote!(#tokens.as_str()),
+            Form::Str => self.tokens.clone(),
+            Form::Owned | Form::Place | Form::Ref => quote!(#tokens.as_str()),
         }
     }
 
@@ -88,6 +106,7 @@ impl Code {
         let tokens = self.paren();
         match (&self.ty, self.form) {
             (Ty::None, _) => quote!(None),
+            _ if self.tokens.to_string() == "None" => quote!(None),
             (Ty::Optional(_), _) => quote!(#tokens.as_deref()),
             (_, _) => {
                 let text = self.as_str();
@@ -137,7 +156,13 @@ pub(super) fn function(generator: &Generator<'_>, function: &ir::Function) -> Re
     let name = super::ident(&function.name);
     let mut params = Vec::new();
     for (position, (param, ty)) in function.params.iter().enumerate() {
-        let rust = body.rust_type(ty)?;
+        let rust = match ty {
+            Ty::List(item) => {
+                let item = body.rust_type(item)?;
+                quote!([#item])
+            }
+            other => body.rust_type(other)?,
+        };
         let ident = body.bind(position as u32, param, ty.clone(), Form::Ref);
         params.push(quote!(#ident: &#rust));
     }
@@ -157,7 +182,15 @@ pub(super) fn function(generator: &Generator<'_>, function: &ir::Function) -> Re
     };
     let doc = generator.doc(&function.name);
     let rt = rt();
-    let allow = if function.params.len() > 7 { quote!(#[allow(clippy::too_many_arguments)]) } else { quote!() };
+    // Parameters are `&T` (`&String` too, so that a function passed by name
+    // fits the natives' `Fn(&T)` arguments), lists `&[T]`.
+    let allow = if function.params.len() > 7 {
+        quote!(#[allow(clippy::ptr_arg, clippy::too_many_arguments)])
+    } else if function.params.iter().any(|(_, ty)| matches!(ty, Ty::String)) {
+        quote!(#[allow(clippy::ptr_arg)])
+    } else {
+        quote!()
+    };
     Ok(quote! {
         #doc
         #allow
@@ -295,13 +328,24 @@ impl Body<'_, '_> {
                 let name = self.slot_name(*slot);
                 let ident = self.bind(*slot, &name, inner, form);
                 let then = self.expr(then, None)?;
-                let (value, ty) = if then.ty.is_optional() {
-                    (then.owned(), then.ty.clone())
+                let optional = then.ty.is_optional();
+                let ty = if optional { then.ty.clone() } else { then.ty.clone().optional() };
+                let owned = then.owned();
+                if has_try(&owned) || base.ty == Ty::Json {
+                    // `?` cannot leave a closure: a `match` it is.
+                    let value = if optional { owned } else { quote!(Some(#owned)) };
+                    Code::owned_value(quote!(match #scrutinee { Some(#ident) => #value, None => None }), ty, false)
                 } else {
-                    let owned = then.owned();
-                    (quote!(Some(#owned)), then.ty.clone().optional())
-                };
-                Code::owned_value(quote!(match #scrutinee { Some(#ident) => #value, None => None }), ty, false)
+                    let receiver = match base.form {
+                        Form::Owned => base.paren(),
+                        _ => {
+                            let base = base.paren();
+                            quote!(#base.as_ref())
+                        }
+                    };
+                    let method = if optional { quote!(and_then) } else { quote!(map) };
+                    Code::owned_value(quote!(#receiver.#method(|#ident| #owned)), ty, true)
+                }
             }
             Expr::Call { callee: Callee::User(index), args } => self.call_user(*index, args)?,
             Expr::Call { callee: Callee::Native(name), args } => natives::call(self, name, args, expected)?,
@@ -455,14 +499,9 @@ impl Body<'_, '_> {
         })
     }
 
-    /// The `integ_runtime::wire` format type of a value of type `ty`.
-    fn format_marker(&self, ty: &Ty) -> Result<TokenStream, GenError> {
-        let text = self.generator.wire_format(ty, None).map_err(|message| self.unsupported(message))?;
-        let text = match text {
-            Some(text) => text,
-            None => format!("::integ_runtime::wire::Plain<{}>", self.rust_type(ty)?),
-        };
-        text.parse::<TokenStream>().map_err(|error| GenError::Syntax(error.to_string()))
+    /// The `integ_runtime::wire` format of a value of type `ty`.
+    pub(super) fn format_marker(&self, ty: &Ty) -> Result<TokenStream, GenError> {
+        self.generator.marker_tokens(ty).map_err(|message| self.unsupported(message))
     }
 
     fn literal(&self, literal: &Literal, expected: Option<&Ty>) -> Result<Code, GenError> {
@@ -523,7 +562,7 @@ impl Body<'_, '_> {
                 },
             };
             let code = self.coerce(code, ty)?;
-            values.push(code.borrow());
+            values.push(if matches!(ty, Ty::List(_)) { code.slice() } else { code.borrow() });
         }
         Ok(Code::tried(quote!(#name(#(#values),*)), function.result.clone()))
     }
@@ -533,7 +572,10 @@ impl Body<'_, '_> {
         let mut pushes = Vec::new();
         for part in parts {
             match part {
-                Part::Text(text) => pushes.push(quote!(text.push_str(#text);)),
+                Part::Text(text) => match single_char(text) {
+                    Some(c) => pushes.push(quote!(text.push(#c);)),
+                    None => pushes.push(quote!(text.push_str(#text);)),
+                },
                 Part::Value(value, _) => {
                     let code = self.expr(value, None)?;
                     if code.ty == Ty::String {
@@ -592,7 +634,7 @@ impl Body<'_, '_> {
                 Code::owned_value(quote!(#rt::ops::concat(#a, #b)), Ty::String, true)
             }
             (Ty::List(_), Ty::List(_)) if op == Add => {
-                let (a, b) = (lhs.borrow(), rhs.borrow());
+                let (a, b) = (lhs.slice(), rhs.slice());
                 Code::owned_value(quote!(#rt::ops::concat_lists(#a, #b)), lt.clone(), true)
             }
             (Ty::DateTime, Ty::Duration) => {
@@ -695,6 +737,10 @@ impl Body<'_, '_> {
                 let (a, b) = (operand(&a), operand(&b));
                 quote!(#a #eq #b)
             }
+            (Ty::String, Ty::String) if is_empty_literal(lhs) || is_empty_literal(rhs) => {
+                let value = if is_empty_literal(lhs) { rhs.paren() } else { lhs.paren() };
+                quote!(#not #value.is_empty())
+            }
             (Ty::String, Ty::String) => {
                 let (a, b) = (lhs.as_str(), rhs.as_str());
                 quote!(#a #eq #b)
@@ -727,28 +773,26 @@ impl Body<'_, '_> {
         if rhs.ty == Ty::None {
             return Ok(lhs);
         }
-        let scrutinee = match lhs.form {
-            Form::Owned => lhs.tokens.clone(),
-            _ => lhs.borrow(),
-        };
-        let bound = Code {
-            tokens: quote!(value),
-            form: if lhs.form == Form::Owned { Form::Place } else { Form::Ref },
-            ty: (*inner).clone(),
-            atomic: true,
-            tried: None,
-        };
-        if rhs.ty.is_optional() {
-            let ty = lhs.ty.clone();
-            let value = bound.owned();
-            let rhs = self.coerce(rhs, &ty)?.owned();
-            Ok(Code::owned_value(quote!(match #scrutinee { Some(value) => Some(#value), None => #rhs }), ty, false))
+        let ty = if rhs.ty.is_optional() { lhs.ty.clone() } else { unify(&inner, &rhs.ty) };
+        let lhs = self.coerce(lhs, &if ty.is_optional() { ty.clone() } else { ty.clone().optional() })?;
+        let rhs = self.coerce(rhs, &ty)?;
+        let value = lhs.owned();
+        let value = if lhs.atomic || lhs.form != Form::Owned { value } else { quote!((#value)) };
+        let fallback = rhs.owned();
+        let tokens = if has_try(&fallback) {
+            // `?` cannot leave a closure.
+            let present = if ty.is_optional() { quote!(Some(value)) } else { quote!(value) };
+            quote!(match #value { Some(value) => #present, None => #fallback })
+        } else if ty.is_optional() {
+            if is_cheap(&rhs) { quote!(#value.or(#fallback)) } else { quote!(#value.or_else(|| #fallback)) }
+        } else if is_default(&fallback) {
+            quote!(#value.unwrap_or_default())
+        } else if is_cheap(&rhs) {
+            quote!(#value.unwrap_or(#fallback))
         } else {
-            let ty = unify(&inner, &rhs.ty);
-            let value = self.coerce(bound, &ty)?.owned();
-            let rhs = self.coerce(rhs, &ty)?.owned();
-            Ok(Code::owned_value(quote!(match #scrutinee { Some(value) => #value, None => #rhs }), ty, false))
-        }
+            quote!(#value.unwrap_or_else(|| #fallback))
+        };
+        Ok(Code::owned_value(tokens, ty, true))
     }
 
     fn match_expr(&mut self, scrutinee: &Expr, arms: &[ir::Arm], expected: Option<&Ty>) -> Result<Code, GenError> {
@@ -920,6 +964,21 @@ impl Body<'_, '_> {
                 let value = inner_code.owned();
                 Code::owned_value(quote!(Some(#value)), target.clone(), true)
             }
+            (Ty::Optional(from), Ty::Optional(to)) if **from == Ty::Int && matches!(**to, Ty::Decimal | Ty::Float) => {
+                let value = code.owned();
+                let value = if code.atomic { value } else { quote!((#value)) };
+                let widen = if **to == Ty::Decimal { quote!(#rt::Decimal::from) } else { quote!(|value| value as f64) };
+                Code::owned_value(quote!(#value.map(#widen)), target.clone(), true)
+            }
+            (Ty::List(from), Ty::List(to)) if **from == Ty::Int && matches!(**to, Ty::Decimal | Ty::Float) => {
+                let value = code.paren();
+                let widen = if **to == Ty::Decimal {
+                    quote!(|value| #rt::Decimal::from(*value))
+                } else {
+                    quote!(|value| *value as f64)
+                };
+                Code::owned_value(quote!(#value.iter().map(#widen).collect::<Vec<_>>()), target.clone(), true)
+            }
             (Ty::Int, Ty::Decimal) => {
                 let value = code.owned();
                 Code::owned_value(quote!(#rt::Decimal::from(#value)), Ty::Decimal, true)
@@ -932,6 +991,47 @@ impl Body<'_, '_> {
             _ => code,
         })
     }
+}
+
+/// Whether generated tokens use the `?` operator (outside string literals).
+fn has_try(tokens: &TokenStream) -> bool {
+    tokens.clone().into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Punct(punct) => punct.as_char() == '?',
+        proc_macro2::TokenTree::Group(group) => has_try(&group.stream()),
+        _ => false,
+    })
+}
+
+/// The one character of `text`, if it has exactly one.
+fn single_char(text: &str) -> Option<char> {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => Some(c),
+        _ => None,
+    }
+}
+
+/// Whether computing `code` costs nothing (a literal or a local that is
+/// copied): `unwrap_or` rather than `unwrap_or_else`.
+fn is_cheap(code: &Code) -> bool {
+    match code.form {
+        Form::Owned => {
+            let text = code.tokens.to_string();
+            code.atomic && !text.contains('(') && !text.contains('!') && !text.contains('{') || text == "None"
+        }
+        Form::Place | Form::Ref => is_copy(&code.ty),
+        Form::Str => false,
+    }
+}
+
+/// Whether `tokens` are the type's default value (`false`, `0`, `""`, an empty list).
+fn is_default(tokens: &TokenStream) -> bool {
+    matches!(tokens.to_string().as_str(), "false" | "0i64" | "String :: from (\"\")" | "Vec :: new ()" | "None")
+}
+
+/// Whether `code` is the literal `""`.
+fn is_empty_literal(code: &Code) -> bool {
+    code.form == Form::Str && code.tokens.to_string() == "\"\""
 }
 
 /// An operand of a Rust operator: the value, in parentheses unless atomic.

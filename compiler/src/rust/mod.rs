@@ -313,41 +313,54 @@ impl<'a> Generator<'a> {
     fn wire_format(&self, ty: &Ty, format: Option<&str>) -> Result<Option<String>, String> {
         fn needs(ty: &Ty) -> bool {
             match ty {
-                Ty::Int | Ty::Float | Ty::Decimal | Ty::DateTime | Ty::Date | Ty::Duration | Ty::Json => true,
-                Ty::Optional(inner) | Ty::List(inner) | Ty::Map(inner) => needs(inner),
+                // A map is a `Vec` of pairs in Rust and an object on the wire.
+                Ty::Int | Ty::Float | Ty::Decimal | Ty::DateTime | Ty::Date | Ty::Duration | Ty::Json | Ty::Map(_) => {
+                    true
+                }
+                Ty::Optional(inner) | Ty::List(inner) => needs(inner),
                 _ => false,
             }
         }
         if !needs(ty) {
             return Ok(None);
         }
+        self.full_marker(ty, format).map(Some)
+    }
+
+    /// The `integ_runtime::wire` format of a value of type `ty`, spelled
+    /// out to the scalars (`Map<Opt<String>>`): a map must be `Map<_>` to be
+    /// a JSON object, which `Plain<Vec<(String, _)>>` is not.
+    fn full_marker(&self, ty: &Ty, format: Option<&str>) -> Result<String, String> {
         let rt = "::integ_runtime::wire";
-        fn marker(generator: &Generator<'_>, ty: &Ty, format: Option<&str>, rt: &str) -> Result<String, String> {
-            Ok(match (ty, format) {
-                (Ty::Int, Some("string")) => format!("{rt}::IntString"),
-                (Ty::Int, _) => format!("{rt}::Int"),
-                (Ty::Float, Some("string")) => format!("{rt}::FloatString"),
-                (Ty::Float, _) => format!("{rt}::Float"),
-                (Ty::Decimal, Some("string")) => format!("{rt}::DecimalString"),
-                (Ty::Decimal, _) => format!("{rt}::Decimal"),
-                (Ty::DateTime, Some("unix")) => format!("{rt}::DateTimeUnix"),
-                (Ty::DateTime, Some("unix_ms")) => format!("{rt}::DateTimeUnixMs"),
-                (Ty::DateTime, Some("rfc2822")) => format!("{rt}::DateTimeRfc2822"),
-                (Ty::DateTime, _) => format!("{rt}::DateTime"),
-                (Ty::Date, _) => format!("{rt}::Date"),
-                (Ty::Duration, Some("seconds")) => format!("{rt}::DurationSeconds"),
-                (Ty::Duration, Some("milliseconds")) => format!("{rt}::DurationMillis"),
-                (Ty::Duration, _) => format!("{rt}::Duration"),
-                (Ty::Optional(inner), _) => format!("{rt}::Opt<{}>", marker(generator, inner, format, rt)?),
-                (Ty::List(inner), _) => format!("{rt}::List<{}>", marker(generator, inner, format, rt)?),
-                (Ty::Map(inner), _) => format!("{rt}::Map<{}>", marker(generator, inner, None, rt)?),
-                (Ty::String, _) => format!("{rt}::String"),
-                (Ty::Bool, _) => format!("{rt}::Bool"),
-                (Ty::Json, _) => format!("{rt}::Json"),
-                (other, _) => format!("{rt}::Plain<{}>", generator.rust_type(other)?),
-            })
-        }
-        marker(self, ty, format, rt).map(Some)
+        Ok(match (ty, format) {
+            (Ty::Int, Some("string")) => format!("{rt}::IntString"),
+            (Ty::Int, _) => format!("{rt}::Int"),
+            (Ty::Float, Some("string")) => format!("{rt}::FloatString"),
+            (Ty::Float, _) => format!("{rt}::Float"),
+            (Ty::Decimal, Some("string")) => format!("{rt}::DecimalString"),
+            (Ty::Decimal, _) => format!("{rt}::Decimal"),
+            (Ty::DateTime, Some("unix")) => format!("{rt}::DateTimeUnix"),
+            (Ty::DateTime, Some("unix_ms")) => format!("{rt}::DateTimeUnixMs"),
+            (Ty::DateTime, Some("rfc2822")) => format!("{rt}::DateTimeRfc2822"),
+            (Ty::DateTime, _) => format!("{rt}::DateTime"),
+            (Ty::Date, _) => format!("{rt}::Date"),
+            (Ty::Duration, Some("seconds")) => format!("{rt}::DurationSeconds"),
+            (Ty::Duration, Some("milliseconds")) => format!("{rt}::DurationMillis"),
+            (Ty::Duration, _) => format!("{rt}::Duration"),
+            (Ty::Optional(inner), _) => format!("{rt}::Opt<{}>", self.full_marker(inner, format)?),
+            (Ty::List(inner), _) => format!("{rt}::List<{}>", self.full_marker(inner, format)?),
+            (Ty::Map(inner), _) => format!("{rt}::Map<{}>", self.full_marker(inner, None)?),
+            (Ty::String, _) => format!("{rt}::String"),
+            (Ty::Bool, _) => format!("{rt}::Bool"),
+            (Ty::Json, _) => format!("{rt}::Json"),
+            (other, _) => format!("{rt}::Plain<{}>", self.rust_type(other)?),
+        })
+    }
+
+    /// [`Generator::full_marker`] as tokens.
+    fn marker_tokens(&self, ty: &Ty) -> Result<TokenStream, String> {
+        let text = self.full_marker(ty, None)?;
+        text.parse::<TokenStream>().map_err(|error| error.to_string())
     }
 
     fn enumeration(&self, index: u32) -> TokenStream {
@@ -435,12 +448,7 @@ impl<'a> Generator<'a> {
 
     /// The format marker of a value of type `ty`, as tokens.
     fn marker(&self, ty: &Ty, item: &str) -> Result<TokenStream, GenError> {
-        let unsupported = |message: String| GenError::Unsupported { item: item.to_owned(), message };
-        let text = match self.wire_format(ty, None).map_err(unsupported)? {
-            Some(text) => text,
-            None => format!("::integ_runtime::wire::Plain<{}>", self.rust_type(ty).map_err(unsupported)?),
-        };
-        text.parse::<TokenStream>().map_err(|error| GenError::Syntax(error.to_string()))
+        self.marker_tokens(ty).map_err(|message| GenError::Unsupported { item: item.to_owned(), message })
     }
 
     /// `map_json(name, input)`: runs a map of one input by name on JSON, as

@@ -5,7 +5,7 @@
     Debug,
     PartialEq,
     ::integ_runtime::generated::serde::Serialize,
-    ::integ_runtime::generated::serde::Deserialize,
+    ::integ_runtime::generated::serde::Deserialize
 )]
 #[serde(crate = "::integ_runtime::generated::serde")]
 pub struct Item {
@@ -27,7 +27,7 @@ pub struct Item {
     Debug,
     PartialEq,
     ::integ_runtime::generated::serde::Serialize,
-    ::integ_runtime::generated::serde::Deserialize,
+    ::integ_runtime::generated::serde::Deserialize
 )]
 #[serde(crate = "::integ_runtime::generated::serde")]
 pub struct Order {
@@ -53,7 +53,7 @@ pub struct Order {
     Debug,
     PartialEq,
     ::integ_runtime::generated::serde::Serialize,
-    ::integ_runtime::generated::serde::Deserialize,
+    ::integ_runtime::generated::serde::Deserialize
 )]
 #[serde(crate = "::integ_runtime::generated::serde")]
 pub struct Out {
@@ -87,7 +87,11 @@ pub enum Stage {
 }
 impl Stage {
     /// Every variant, in declaration order.
-    pub const ALL: &'static [Stage] = &[Stage::Lead, Stage::Customer, Stage::RepeatCustomer];
+    pub const ALL: &'static [Stage] = &[
+        Stage::Lead,
+        Stage::Customer,
+        Stage::RepeatCustomer,
+    ];
     const WIRES: &'static [&'static str] = &["lead", "customer", "repeat-customer"];
     /// The variant's name on the wire.
     pub const fn wire(self) -> &'static str {
@@ -108,7 +112,10 @@ impl Stage {
     }
 }
 impl ::integ_runtime::generated::serde::Serialize for Stage {
-    fn serialize<S: ::integ_runtime::generated::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize<S: ::integ_runtime::generated::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.wire())
     }
 }
@@ -116,12 +123,23 @@ impl<'de> ::integ_runtime::generated::serde::Deserialize<'de> for Stage {
     fn deserialize<D: ::integ_runtime::generated::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Stage, D::Error> {
-        let position = ::integ_runtime::generated::enum_variant(deserializer, "Stage", Stage::WIRES, None)?;
+        let position = ::integ_runtime::generated::enum_variant(
+            deserializer,
+            "Stage",
+            Stage::WIRES,
+            None,
+        )?;
         match position {
             0usize => Ok(Stage::Lead),
             1usize => Ok(Stage::Customer),
             2usize => Ok(Stage::RepeatCustomer),
-            _ => Err(<D::Error as ::integ_runtime::generated::serde::de::Error>::custom("unknown variant")),
+            _ => {
+                Err(
+                    <D::Error as ::integ_runtime::generated::serde::de::Error>::custom(
+                        "unknown variant",
+                    ),
+                )
+            }
         }
     }
 }
@@ -139,10 +157,16 @@ pub fn stage_for(n: &i64) -> Result<Stage, ::integ_runtime::EvalError> {
     Ok(if *n > 1i64 { Stage::RepeatCustomer } else { Stage::Lead })
 }
 pub fn to_out(o: &Order) -> Result<Out, ::integ_runtime::EvalError> {
-    let total: ::integ_runtime::Decimal =
-        ::integ_runtime::natives::lists::sum(&::integ_runtime::natives::lists::map(&o.items, |i| {
-            ::integ_runtime::ops::decimal(::integ_runtime::ops::Op::Mul, i.price, ::integ_runtime::Decimal::from(i.qty))
-        })?)?;
+    let total: ::integ_runtime::Decimal = ::integ_runtime::natives::lists::sum(
+        &::integ_runtime::natives::lists::map(
+            &o.items,
+            |i| ::integ_runtime::ops::decimal(
+                ::integ_runtime::ops::Op::Mul,
+                i.price,
+                ::integ_runtime::Decimal::from(i.qty),
+            ),
+        )?,
+    )?;
     let key: String = {
         let mut text = String::new();
         text.push_str("order-");
@@ -151,41 +175,64 @@ pub fn to_out(o: &Order) -> Result<Out, ::integ_runtime::EvalError> {
     };
     let email: String = ::integ_runtime::natives::strings::lower(
         ::integ_runtime::natives::strings::trim(
-            (match &o.email {
-                Some(value) => value.clone(),
-                None => String::from("none@example.com"),
-            })
+                o
+                    .email
+                    .clone()
+                    .unwrap_or_else(|| String::from("none@example.com"))
+                    .as_str(),
+            )
             .as_str(),
-        )
-        .as_str(),
     );
     let total_2: ::integ_runtime::Decimal = total;
     let count: i64 = ::integ_runtime::natives::lists::len(&o.items);
     let stage: Stage = stage_for(&::integ_runtime::natives::lists::len(&o.items))?;
-    let skus: Vec<String> =
-        ::integ_runtime::natives::lists::compact(&::integ_runtime::natives::lists::map(&o.items, |i_2| {
-            Ok(i_2.sku.clone())
-        })?);
+    let skus: Vec<String> = ::integ_runtime::natives::lists::compact(
+        &::integ_runtime::natives::lists::map(&o.items, |i_2| Ok(i_2.sku.clone()))?,
+    );
     let label: Option<String> = if o.email.is_some() {
-        Some(::integ_runtime::natives::strings::upper(::integ_runtime::generated::narrowed(&o.email)?))
+        Some(
+            ::integ_runtime::natives::strings::upper(
+                ::integ_runtime::generated::narrowed(&o.email)?.as_str(),
+            ),
+        )
     } else {
         None
     };
     let created: ::integ_runtime::value::DateTime = o.created;
-    Ok(Out { key, email, total: total_2, count, stage, skus, label, created })
+    Ok(Out {
+        key,
+        email,
+        total: total_2,
+        count,
+        stage,
+        skus,
+        label,
+        created,
+    })
 }
 /// Runs the map of one input named `name` on a JSON document, giving
 /// the output's JSON as `integ map` writes it; `None` when there is
 /// no such map.
-pub fn map_json(name: &str, input: &[u8]) -> Option<Result<Vec<u8>, ::integ_runtime::EvalError>> {
-    Some(match name {
-        "to_out" => (|| {
-            let input = ::integ_runtime::wire::json::<::integ_runtime::wire::Plain<Order>>(input, "input")?;
-            let output = to_out(&input)?;
-            let mut json = Vec::new();
-            ::integ_runtime::wire::to_json::<::integ_runtime::wire::Plain<Out>>(&output, &mut json)?;
-            Ok(json)
-        })(),
-        _ => return None,
-    })
+pub fn map_json(
+    name: &str,
+    input: &[u8],
+) -> Option<Result<Vec<u8>, ::integ_runtime::EvalError>> {
+    Some(
+        match name {
+            "to_out" => {
+                (|| {
+                    let input = ::integ_runtime::wire::json::<
+                        ::integ_runtime::wire::Plain<Order>,
+                    >(input, "input")?;
+                    let output = to_out(&input)?;
+                    let mut json = Vec::new();
+                    ::integ_runtime::wire::to_json::<
+                        ::integ_runtime::wire::Plain<Out>,
+                    >(&output, &mut json)?;
+                    Ok(json)
+                })()
+            }
+            _ => return None,
+        },
+    )
 }

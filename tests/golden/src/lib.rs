@@ -4,7 +4,19 @@
 //! regenerates every file and fails when one is stale: run it with
 //! `INTEG_BLESS=1` to rewrite them.
 //!
+//! The modules are exactly what the generator printed (prettyplease), so
+//! rustfmt leaves them alone.
+//!
 //! The differential test in `tests/` runs each map through the interpreter
 //! and through this code on the same inputs and compares the bytes.
 
+#[rustfmt::skip]
 pub mod basics;
+#[rustfmt::skip]
+pub mod github_to_chat;
+#[rustfmt::skip]
+pub mod natives;
+#[rustfmt::skip]
+pub mod shop_to_crm;
+#[rustfmt::skip]
+pub mod stripe_to_ledger;

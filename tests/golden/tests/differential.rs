@@ -23,8 +23,17 @@ type Generated = fn(&str, &[u8]) -> Option<Result<Vec<u8>, integ_runtime::EvalEr
 
 /// The golden programs: name, root file, the generated `map_json`.
 fn programs() -> Vec<(&'static str, &'static str, Generated)> {
-    vec![("basics", "programs/basics.integ", integ_golden::basics::map_json)]
+    vec![
+        ("basics", "programs/basics.integ", integ_golden::basics::map_json),
+        ("natives", "programs/natives.integ", integ_golden::natives::map_json),
+        ("shop_to_crm", "../../examples/shop_to_crm/sync.integ", integ_golden::shop_to_crm::map_json),
+        ("github_to_chat", "../../examples/github_to_chat/notify.integ", integ_golden::github_to_chat::map_json),
+        ("stripe_to_ledger", "../../examples/stripe_to_ledger/export.integ", integ_golden::stripe_to_ledger::map_json),
+    ]
 }
+
+/// Maps whose output depends on the clock or on randomness: not compared.
+const NONDETERMINISTIC: &[&str] = &["natives.dates"];
 
 struct Interpreted {
     interpreter: Interpreter,
@@ -34,18 +43,17 @@ struct Interpreted {
 fn interpreted(root: &str) -> Interpreted {
     let analysis = integ_compiler::analyze(root, &mut FsLoader).unwrap_or_else(|error| panic!("{root}: {error}"));
     let lowered = ir::lower::lower(&analysis.program, &analysis.checked);
-    let maps: Vec<(String, Vec<(String, integ_compiler::check::types::Ty)>, integ_compiler::check::types::Ty)> =
-        lowered
-            .functions
-            .iter()
-            .filter(|function| function.is_map && function.params.len() == 1)
-            .filter(|function| matches!(lowered.by_name.get(&function.name), Some(Callee::User(_))))
-            .map(|function| (function.name.clone(), function.params.clone(), function.result.clone()))
-            .collect();
+    let maps: Vec<ir::Function> = lowered
+        .functions
+        .iter()
+        .filter(|function| function.is_map && function.params.len() == 1)
+        .filter(|function| matches!(lowered.by_name.get(&function.name), Some(Callee::User(_))))
+        .cloned()
+        .collect();
     let interpreter = Interpreter::new(lowered, Options::default()).unwrap_or_else(|error| panic!("{root}: {error}"));
     let maps = maps
         .into_iter()
-        .map(|(name, params, result)| (name, interpreter.desc(&params[0].1), interpreter.desc(&result)))
+        .map(|map| (map.name.clone(), interpreter.desc(&map.params[0].1), interpreter.desc(&map.result)))
         .collect();
     Interpreted { interpreter, maps }
 }
@@ -54,12 +62,18 @@ fn interpreted(root: &str) -> Interpreted {
 fn interpreter_and_generated_maps_agree_byte_for_byte() {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut compared = 0;
+    let mut mapped = 0;
+    let mut unmapped = Vec::new();
     let mut differences = Vec::new();
     for (program, root, generated) in programs() {
         let root = here.join(root);
         let Interpreted { interpreter, maps } = interpreted(&root.to_string_lossy());
         assert!(!maps.is_empty(), "{program} has no map of one input");
         for (map, input, output) in &maps {
+            let mapped_before = mapped;
+            if NONDETERMINISTIC.contains(&format!("{program}.{map}").as_str()) {
+                continue;
+            }
             let corpus = here.join("inputs").join(program).join(format!("{map}.jsonl"));
             let text = std::fs::read_to_string(&corpus)
                 .unwrap_or_else(|error| panic!("{}: {error} (every map needs a corpus)", corpus.display()));
@@ -78,7 +92,10 @@ fn interpreter_and_generated_maps_agree_byte_for_byte() {
                     generated(map, line.as_bytes()).unwrap_or_else(|| panic!("{program}: no generated map `{map}`"));
                 compared += 1;
                 let agree = match (&expected, &actual) {
-                    (Ok(a), Ok(b)) => a == b,
+                    (Ok(a), Ok(b)) => {
+                        mapped += 1;
+                        a == b
+                    }
                     (Err(_), Err(_)) => true,
                     _ => false,
                 };
@@ -100,8 +117,15 @@ fn interpreter_and_generated_maps_agree_byte_for_byte() {
                     ));
                 }
             }
+            if mapped == mapped_before {
+                unmapped.push(format!("{program}.{map}"));
+            }
         }
     }
     assert!(differences.is_empty(), "{} of {compared} cases differ:\n{}", differences.len(), differences.join("\n"));
-    assert!(compared >= 10, "only {compared} cases compared");
+    // Many cases must map (a corpus of refused inputs would prove little);
+    // the variants that leave out or null a required member are refused.
+    eprintln!("{compared} cases compared, {mapped} mapped by both back ends");
+    assert!(mapped * 3 >= compared, "only {mapped} of {compared} cases mapped");
+    assert!(unmapped.is_empty(), "maps that mapped no case: {unmapped:?}");
 }

@@ -1,0 +1,84 @@
+//! The Rust back end from the outside: `integ build` on every example and
+//! golden program (insta snapshots of the generated Rust, and the checked-in
+//! copies in `tests/golden/src/` that the test suite compiles and lints),
+//! and what `integ build` says when it cannot generate.
+//!
+//! Run with `INTEG_BLESS=1` to rewrite stale golden copies.
+
+use std::path::Path;
+use std::process::Command;
+
+fn integ() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_integ"))
+}
+
+/// Golden programs: the name of the generated module and the root file.
+const GOLDEN: &[(&str, &str)] = &[
+    ("basics", "tests/golden/programs/basics.integ"),
+    ("natives", "tests/golden/programs/natives.integ"),
+    ("shop_to_crm", "examples/shop_to_crm/sync.integ"),
+    ("github_to_chat", "examples/github_to_chat/notify.integ"),
+    ("stripe_to_ledger", "examples/stripe_to_ledger/export.integ"),
+];
+
+fn build(root: &str) -> (bool, String, String) {
+    let output = integ().args(["build", root]).output().unwrap_or_else(|error| panic!("integ build: {error}"));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn generated_rust_matches_its_snapshots_and_golden_copies() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bless = std::env::var_os("INTEG_BLESS").is_some();
+    let mut stale = Vec::new();
+    for (name, root) in GOLDEN {
+        let (ok, code, stderr) = build(&here.join(root).to_string_lossy());
+        assert!(ok, "integ build {root} failed:\n{stderr}");
+        insta::assert_snapshot!(format!("rust_{name}"), code);
+        let golden = here.join("tests/golden/src").join(format!("{name}.rs"));
+        let current = std::fs::read_to_string(&golden).unwrap_or_default();
+        if current != code {
+            if bless {
+                std::fs::write(&golden, &code).unwrap_or_else(|error| panic!("{}: {error}", golden.display()));
+            } else {
+                stale.push(golden.display().to_string());
+            }
+        }
+    }
+    assert!(stale.is_empty(), "stale generated code (rerun with INTEG_BLESS=1): {stale:?}");
+}
+
+#[test]
+fn build_writes_a_file_and_reports_errors_with_their_location() {
+    let dir = std::env::temp_dir().join(format!("integ-build-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|error| panic!("{error}"));
+    let good = dir.join("good.integ");
+    std::fs::write(&good, "type Order { id: Int }\nmap same(o: Order) -> Order {\n  id: o.id + 1\n}\n")
+        .unwrap_or_else(|error| panic!("{error}"));
+    let out = dir.join("good.rs");
+    let status = integ()
+        .args(["build", &good.to_string_lossy(), "-o", &out.to_string_lossy()])
+        .status()
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(status.success());
+    let code = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(code.contains("pub struct Order"), "{code}");
+    assert!(code.contains("pub fn same(o: &Order) -> Result<Order, ::integ_runtime::EvalError>"), "{code}");
+
+    let bad = dir.join("bad.integ");
+    std::fs::write(&bad, "type Order { id: Int }\nmap same(o: Order) -> Order {\n  id: o.missing\n}\n")
+        .unwrap_or_else(|error| panic!("{error}"));
+    let (ok, stdout, stderr) = build(&bad.to_string_lossy());
+    assert!(!ok && stdout.is_empty());
+    assert!(stderr.contains("bad.integ:3:"), "{stderr}");
+    assert!(stderr.contains("error[E0"), "{stderr}");
+    assert!(stderr.contains("no Rust was generated"), "{stderr}");
+
+    let (ok, _, stderr) = build(&dir.join("absent.integ").to_string_lossy());
+    assert!(!ok && stderr.contains("cannot read"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
