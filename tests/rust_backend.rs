@@ -19,6 +19,7 @@ const GOLDEN: &[(&str, &str)] = &[
     ("shop_to_crm", "examples/shop_to_crm/sync.integ"),
     ("github_to_chat", "examples/github_to_chat/notify.integ"),
     ("stripe_to_ledger", "examples/stripe_to_ledger/export.integ"),
+    ("map_orders", "benchmarks/map/orders.integ"),
 ];
 
 fn build(root: &str) -> (bool, String, String) {
@@ -81,4 +82,52 @@ fn build_writes_a_file_and_reports_errors_with_their_location() {
     let (ok, _, stderr) = build(&dir.join("absent.integ").to_string_lossy());
     assert!(!ok && stderr.contains("cannot read"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A crate whose `build.rs` generates from a `.integ` file with an error:
+/// `cargo build` fails, and its output shows the diagnostic with the file,
+/// line, column and code. (The crate is built in its own target directory:
+/// the one of the running tests is locked by cargo.)
+#[test]
+fn a_build_script_fails_with_the_diagnostic_in_cargos_output() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = here.join("target/build-failure-test");
+    let krate = dir.join("crate");
+    std::fs::create_dir_all(krate.join("src")).unwrap_or_else(|error| panic!("{error}"));
+    let path = |name: &str| here.join(name).to_string_lossy().replace('\\', "/");
+    let manifest = format!(
+        "[package]\nname = \"integ-build-failure\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [workspace]\n\n[build-dependencies]\ninteg-compiler = {{ path = \"{}\" }}\n",
+        path("compiler")
+    );
+    let files = [
+        ("Cargo.toml", manifest),
+        (
+            "build.rs",
+            "fn main() -> Result<(), integ_compiler::rust::BuildError> {\n    \
+             integ_compiler::rust::Builder::new().file(\"api.integ\").compile()?;\n    Ok(())\n}\n"
+                .to_owned(),
+        ),
+        ("src/lib.rs", "include!(concat!(env!(\"OUT_DIR\"), \"/api.rs\"));\n".to_owned()),
+        ("api.integ", "type Order { id: Int }\n\nmap copy(o: Order) -> Order {\n  id: o.idd\n}\n".to_owned()),
+    ];
+    for (name, text) in files {
+        std::fs::write(krate.join(name), text).unwrap_or_else(|error| panic!("{name}: {error}"));
+    }
+    // The workspace's lock file: the same versions, nothing to resolve.
+    std::fs::copy(here.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap_or_else(|error| panic!("{error}"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args(["build", "--offline", "--manifest-path"])
+        .arg(krate.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap_or_else(|error| panic!("cargo: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the build should fail:\n{stderr}");
+    assert!(stderr.contains("api.integ:4:9"), "no file, line and column in:\n{stderr}");
+    assert!(stderr.contains("error[E0"), "no code in:\n{stderr}");
+    assert!(stderr.contains("idd"), "the diagnostic does not name the field:\n{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("Diagnostics {"), "{stderr}");
 }

@@ -24,8 +24,11 @@ use crate::diagnostic::{Severity, Tally};
 use crate::program::{FsLoader, LoadError, normalize};
 use crate::source::Origin;
 
-/// Why a build failed. Its `Display` is the whole story, ready for cargo.
-#[derive(Debug, thiserror::Error)]
+/// Why a build failed. Its `Display` is the whole story, ready for cargo,
+/// and so is its `Debug`: a `build.rs` whose `main` returns the error
+/// (`fn main() -> Result<(), BuildError>`) prints the rendered diagnostics,
+/// not a struct.
+#[derive(thiserror::Error)]
 pub enum BuildError {
     /// No file was given.
     #[error("integ_compiler::rust::Builder: no `.integ` file was given (call `.file(\"api.integ\")`)")]
@@ -42,6 +45,12 @@ pub enum BuildError {
     Generate { path: String, error: GenError },
     #[error("cannot write `{path}`: {error}")]
     Write { path: String, error: std::io::Error },
+}
+
+impl std::fmt::Debug for BuildError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, formatter)
+    }
 }
 
 /// Generates Rust from `.integ` files.
