@@ -138,10 +138,24 @@ pub fn json<F: Format>(bytes: &[u8], root: &str) -> Result<F::Value, DecodeError
     {
         return Ok(value);
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    F::deserialize(&mut deserializer)
-        .and_then(|value| deserializer.end().map(|()| value))
-        .map_err(|error| decode_error(&error, bytes, root))
+    // A document checked to be UTF-8 as a whole (one fast pass) is read as
+    // text, whose strings and member names `serde_json` then takes without
+    // checking each one again; any other document is read as bytes, so that
+    // its error is the one the bytes give.
+    let document = match std::str::from_utf8(bytes) {
+        Ok(text) => document::<F, _>(serde_json::Deserializer::from_str(text)),
+        Err(_) => document::<F, _>(serde_json::Deserializer::from_slice(bytes)),
+    };
+    document.map_err(|error| decode_error(&error, bytes, root))
+}
+
+/// The value of a whole document in format `F`, nothing after it.
+fn document<'de, F: Format, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+) -> Result<F::Value, serde_json::Error> {
+    let value = F::deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
 }
 
 /// Appends the compact JSON of `value` in format `F` to `out`, as
@@ -316,6 +330,18 @@ impl<M: Scalar> Shape<'_> for ScalarShape<M> {
             Some(value) => Ok(value),
             None => Err(self.mismatch(&decode::found_number(text))),
         }
+    }
+
+    fn integer<E: de::Error>(self, integer: i128) -> Result<M::Value, E> {
+        // An integer that fits is the Int the decoder reads from its digits,
+        // without writing them out and reading them again.
+        if let TypeDesc::Int(NumberFormat::Number) = M::DESC
+            && let Ok(int) = i64::try_from(integer)
+            && let Some(value) = M::from_value(Value::Int(int))
+        {
+            return Ok(value);
+        }
+        self.number(itoa::Buffer::new().format(integer))
     }
 
     fn string<E: de::Error>(self, text: &str) -> Result<M::Value, E> {
@@ -689,6 +715,12 @@ trait Shape<'de>: Sized {
         Err(self.mismatch(&decode::found_number(text)))
     }
 
+    /// A number the deserializer has read as an integer: by default, its
+    /// digits as [`Shape::number`] takes them.
+    fn integer<E: de::Error>(self, integer: i128) -> Result<Self::Value, E> {
+        self.number(itoa::Buffer::new().format(integer))
+    }
+
     fn string<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
         Err(self.mismatch(&decode::found_string(text)))
     }
@@ -725,15 +757,15 @@ impl<'de, S: Shape<'de>> Visitor<'de> for Visit<S> {
     }
 
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<S::Value, E> {
-        self.0.number(itoa::Buffer::new().format(value))
+        self.0.integer(i128::from(value))
     }
 
     fn visit_u64<E: de::Error>(self, value: u64) -> Result<S::Value, E> {
-        self.0.number(itoa::Buffer::new().format(value))
+        self.0.integer(i128::from(value))
     }
 
     fn visit_i128<E: de::Error>(self, value: i128) -> Result<S::Value, E> {
-        self.0.number(itoa::Buffer::new().format(value))
+        self.0.integer(value)
     }
 
     fn visit_u128<E: de::Error>(self, value: u128) -> Result<S::Value, E> {
@@ -869,7 +901,8 @@ fn push_written(out: &mut StdString, write: impl FnOnce(&mut Vec<u8>)) {
 
 impl Text for i64 {
     fn push_text(&self, out: &mut StdString) {
-        push_written(out, |bytes| encode::write_int(bytes, *self));
+        // What `encode::write_int` writes, without a buffer on the heap.
+        out.push_str(itoa::Buffer::new().format(*self));
     }
 }
 

@@ -15,6 +15,8 @@ pub mod basics;
 #[rustfmt::skip]
 pub mod github_to_chat;
 #[rustfmt::skip]
+pub mod map_orders;
+#[rustfmt::skip]
 pub mod natives;
 #[rustfmt::skip]
 pub mod shop_to_crm;
