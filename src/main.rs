@@ -115,8 +115,10 @@ enum Command {
     ///
     /// The same code a `build.rs` gets from `integ_compiler::rust::Builder`,
     /// for those who check generated code in. It depends on the
-    /// integ-runtime crate only. Exits 1 when the file has errors or uses
-    /// something the Rust back end does not translate yet.
+    /// integ-runtime crate only. Clients for apis and runners for flows are
+    /// not generated yet (a note names what was left out). Exits 1 when the
+    /// file has errors or uses something the Rust back end does not
+    /// translate, 2 when a file cannot be read or written.
     Build(build::BuildArgs),
 }
 

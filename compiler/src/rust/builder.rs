@@ -141,6 +141,40 @@ impl Builder {
     }
 }
 
+/// What the back end does not generate yet, in a note (`None` when nothing
+/// was left out): clients for apis, runners for flows.
+fn left_out(analysis: &crate::Analysis) -> Option<String> {
+    let own = |file| !analysis.program.is_std(file);
+    let apis: Vec<&str> =
+        analysis.checked.apis.iter().filter(|api| own(api.file)).map(|api| api.name.as_str()).collect();
+    let mut flows: Vec<&str> = analysis
+        .checked
+        .symbols
+        .iter()
+        .filter(|symbol| !symbol.std && symbol.kind == crate::check::SymbolKind::Flow)
+        .map(|symbol| symbol.name.as_str())
+        .collect();
+    flows.sort_unstable();
+    let mut parts = Vec::new();
+    if !apis.is_empty() {
+        parts.push(format!("no clients for the apis {}", quoted(&apis)));
+    }
+    if !flows.is_empty() {
+        parts.push(format!("no runners for the flows {}", quoted(&flows)));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "note: the Rust back end generated the types, functions and maps; {} (not translated yet)\n",
+        parts.join(", and ")
+    ))
+}
+
+fn quoted(names: &[&str]) -> String {
+    names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+}
+
 /// Generates the Rust for one root file: the code, the rendered warnings,
 /// and every file read.
 pub fn generate_file(path: &str, options: &Options) -> Result<(String, String, Vec<String>), BuildError> {
@@ -161,7 +195,10 @@ pub fn generate_file(path: &str, options: &Options) -> Result<(String, String, V
     }
     let warnings: Vec<_> =
         diagnostics.iter().filter(|diagnostic| diagnostic.severity == Severity::Warning).cloned().collect();
-    let warnings = crate::diagnostic::render::render(analysis.sources(), &warnings, false);
+    let mut warnings = crate::diagnostic::render::render(analysis.sources(), &warnings, false);
+    if let Some(note) = left_out(&analysis) {
+        warnings.push_str(&note);
+    }
     let code = generate(&analysis, options).map_err(|error| BuildError::Generate { path: path.to_owned(), error })?;
     Ok((code, warnings, inputs))
 }
