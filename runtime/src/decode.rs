@@ -491,21 +491,56 @@ impl<'s, 'j, 'c> Decoder<'s, 'j, 'c> {
                     }
                     found += 1;
                     let peek = self.jiter.peek()?;
-                    let value = self
-                        .value(peek, &field.ty, depth + 1)
-                        .map_err(|failure| failure.at(Seg::Member(&field.wire)))?;
-                    if let Some(slot) = fields.get_mut(index) {
-                        *slot = value;
+                    if field.read {
+                        let value = self
+                            .value(peek, &field.ty, depth + 1)
+                            .map_err(|failure| failure.at(Seg::Member(&field.wire)))?;
+                        if let Some(slot) = fields.get_mut(index) {
+                            *slot = value;
+                        }
+                    } else {
+                        // Never read, but still of its declared type.
+                        self.check(peek, &field.ty, depth + 1)
+                            .map_err(|failure| failure.at(Seg::Member(&field.wire)))?;
                     }
                 }
                 None => self.jiter.next_skip()?,
             }
             member = self.jiter.next_key()?.map(|key| lookup.find(desc, key, &mut guess));
         }
-        if found < lookup.read {
+        if found < desc.fields.len() {
             fill_missing(desc, &seen, &mut fields, schema)?;
         }
         Ok(Value::record(index, fields))
+    }
+
+    /// Checks that the value starting with `peek` is of type `ty`, building
+    /// as little of it as it can: a member the program never reads is still
+    /// checked (§ 15.1), only not kept.
+    fn check(&mut self, peek: Peek, ty: &'s TypeDesc, depth: usize) -> Res<'s, ()> {
+        match ty {
+            TypeDesc::String if peek == Peek::String => Ok(self.jiter.known_skip(peek)?),
+            TypeDesc::Bool if matches!(peek, Peek::True | Peek::False) => Ok(self.jiter.known_skip(peek)?),
+            TypeDesc::Json => Ok(self.jiter.known_skip(peek)?),
+            TypeDesc::Optional(_) if peek == Peek::Null => Ok(self.jiter.known_skip(peek)?),
+            TypeDesc::Optional(inner) => self.check(peek, inner, depth),
+            TypeDesc::List(inner) if peek == Peek::Array => {
+                if depth >= MAX_DEPTH {
+                    return too_deep();
+                }
+                let mut index = 0;
+                let mut next = self.jiter.known_array()?;
+                while let Some(peek) = next {
+                    self.check(peek, inner, depth + 1).map_err(|failure| failure.at(Seg::Index(index)))?;
+                    index += 1;
+                    next = self.jiter.array_step()?;
+                }
+                Ok(())
+            }
+            // Records, maps and scalars are decoded and dropped: their rules
+            // (members given twice, missing fields, formats) are the decoder's.
+            _ => self.value(peek, ty, depth).map(drop),
+        }
     }
 
     fn list(&mut self, peek: Peek, ty: &'s TypeDesc, inner: &'s TypeDesc, depth: usize) -> Res<'s, Value> {
@@ -683,8 +718,6 @@ impl Page<'_, '_> {
 /// What decoding needs to know of a record type beyond its description,
 /// worked out once per decode.
 struct FieldIndex {
-    /// How many fields are read.
-    read: usize,
     /// Whether a member is found through the record's hash map rather than
     /// by comparing it with each wire name.
     hashed: bool,
@@ -693,12 +726,11 @@ struct FieldIndex {
 impl FieldIndex {
     fn new(desc: &RecordDesc) -> FieldIndex {
         FieldIndex {
-            read: desc.fields.iter().filter(|field| field.read).count(),
             hashed: desc.fields.len() > LINEAR_SCAN_FIELDS,
         }
     }
 
-    /// The field read from the member `key`, if any. Members usually come in
+    /// The field of the member `key`, if any. Members usually come in
     /// the same order as the fields, so the field after the last one found is
     /// tried first. Comparing wire names directly (length first) beats
     /// hashing: on the benchmark's orders, mostly unknown members, decoding
@@ -713,7 +745,7 @@ impl FieldIndex {
             _ => fields.iter().position(|field| field.wire == key)?,
         };
         *guess = index + 1;
-        fields.get(index).filter(|field| field.read).map(|_| index)
+        Some(index)
     }
 }
 
@@ -721,12 +753,13 @@ impl FieldIndex {
 /// error for the first other field (in declaration order).
 fn fill_missing<'s>(desc: &'s RecordDesc, seen: &Seen, fields: &mut [Value], schema: &Schema) -> Res<'s, ()> {
     for (index, (field, value)) in desc.fields.iter().zip(fields.iter_mut()).enumerate() {
-        if !field.read || seen.contains(index) {
+        if seen.contains(index) {
             continue;
         }
         match &field.ty {
             TypeDesc::Optional(_) => {}
-            TypeDesc::Json => *value = json_null(),
+            TypeDesc::Json if field.read => *value = json_null(),
+            TypeDesc::Json => {}
             ty => {
                 return mismatch(format!("missing field {} (expected {})", quote(&field.wire), ty.describe(schema)));
             }
@@ -1376,14 +1409,15 @@ impl<'s> Walker<'s> {
                 let mut fields = vec![Value::None; desc.fields.len()];
                 let mut seen = Seen::new(desc.fields.len());
                 for (position, (field, slot)) in desc.fields.iter().zip(fields.iter_mut()).enumerate() {
-                    if !field.read {
-                        continue;
-                    }
                     if let Some(member) = members.get(&field.wire) {
                         seen.insert(position);
-                        *slot = self
+                        // A member the program never reads is checked, not kept.
+                        let value = self
                             .value(member, &field.ty, depth + 1)
                             .map_err(|failure| failure.at(Seg::Member(&field.wire)))?;
+                        if field.read {
+                            *slot = value;
+                        }
                     }
                 }
                 fill_missing(desc, &seen, &mut fields, self.schema)?;
@@ -1886,7 +1920,7 @@ mod tests {
         "tags": {"b": "2", "a": "1"},
         "raw": {"anything": [1, 2, 3]},
         "paidAt": 1714564800,
-        "ignored": "not an int, never read",
+        "ignored": 7,
         "unknown": {"deeply": [{"nested": ["stuff", 1, 2.5, null]}]}
     }"#;
 
@@ -1917,13 +1951,26 @@ mod tests {
     #[test]
     fn records_in_any_order_and_with_missing_optionals() {
         let text = r#"{"updated_at": "2024-05-01T12:00:00Z", "items": [], "tags": {}, "total_price_cents": 1,
-                       "financial_status": "paid", "id": 7, "email": null}"#;
+                       "financial_status": "paid", "id": 7, "email": null, "ignored": 0}"#;
         let Value::Record(order) = ok(text, TypeDesc::Record(ORDER)) else { panic!() };
         assert_eq!(order.fields[0].as_int(), Some(7));
         assert!(order.fields[1].is_none());
         assert!(order.fields[4].is_none());
         assert!(matches!(&order.fields[8], Value::Json(json) if json.is_null()), "a missing Json member is null");
         assert!(order.fields[9].is_none());
+    }
+
+    #[test]
+    fn members_never_read_are_checked_but_not_kept() {
+        let order = || TypeDesc::Record(ORDER);
+        let Value::Record(decoded) = ok(FULL_ORDER, order()) else { panic!() };
+        assert!(decoded.fields[10].is_none(), "an unread member is not kept");
+        let wrong = FULL_ORDER.replace("\"ignored\": 7", "\"ignored\": \"seven\"");
+        assert_eq!(err(&wrong, order()), "body.ignored: expected Int, found string \"seven\"");
+        let twice = FULL_ORDER.replace("\"ignored\": 7", "\"ignored\": 7, \"ignored\": 8");
+        assert_eq!(err(&twice, order()), "body: member \"ignored\" given twice");
+        let missing = FULL_ORDER.replace("\"ignored\": 7,", "");
+        assert_eq!(err(&missing, order()), "body: missing field \"ignored\" (expected Int)");
     }
 
     #[test]

@@ -98,9 +98,9 @@ pub struct FieldDesc {
     /// The member name on the wire (`@wire`), or the field name.
     pub wire: String,
     pub ty: TypeDesc,
-    /// Whether decoding reads it. A field the program never reads is skipped
-    /// entirely (not even checked) and holds `none`, so decoding does only the
-    /// work the program needs.
+    /// Whether decoding keeps it. A field the program never reads is checked
+    /// (its type, a member given twice, a missing member) but its value is not
+    /// built: it holds `none`.
     pub read: bool,
 }
 

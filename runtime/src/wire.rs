@@ -67,8 +67,8 @@
 //!   takes 128 and refuses 129.
 //! - An object whose only member is named `$serde_json::private::Number`
 //!   reads as a number, as in `serde_json` itself.
-//! - A field the program never reads is skipped unchecked by the decoder:
-//!   generated structs leave such fields out.
+//! - A field the program never reads is checked by the decoder but not
+//!   kept; here it is decoded like any other (the same inputs are refused).
 
 use std::collections::HashSet;
 use std::fmt;

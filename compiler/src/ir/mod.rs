@@ -241,7 +241,8 @@ pub struct Program {
     /// decoding must read every field.
     pub whole_records: HashSet<u32>,
     /// `(record, field)` pairs the program reads by field access. A field of a
-    /// record not in `whole_records` and not here is never read: decoding skips it.
+    /// record not in `whole_records` and not here is never read: decoding
+    /// checks it but does not keep it.
     pub read_fields: HashSet<(u32, u32)>,
 }
 

@@ -6,11 +6,12 @@
 //! back ends must refuse the input. Any difference is a bug in one of them;
 //! its input stays in the corpus as a regression case.
 //!
-//! `inputs/<program>/<map>.known-differences.jsonl` lists the inputs on which
-//! the back ends are known to disagree, and the test checks that they still
-//! do (so that a fix moves them to the corpus): the interpreter decodes only
-//! the members the program reads, so a member it never reads may have the
-//! wrong type or be given twice; generated structs check every member.
+//! `inputs/<program>/<map>.known-differences.jsonl`, when there is one,
+//! lists inputs on which the back ends are known to disagree, and the test
+//! checks that they still do (so that a fix moves them to the corpus). There
+//! is none today: the last ones (a member the program never reads, of the
+//! wrong type, given twice or missing) went when the decoder began to check
+//! such members.
 
 use std::path::Path;
 
