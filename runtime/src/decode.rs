@@ -1,6 +1,6 @@
 //! Decoding by declared type (§ 15 of spec.md): JSON bytes straight into
 //! [`Value`]s, fields into slots by index, members the program never reads
-//! skipped, every mismatch a [`DecodeError`] naming its path.
+//! checked but not kept, every mismatch a [`DecodeError`] naming its path.
 //!
 //! The decoder walks the document once with [`jiter`], guided by the declared
 //! type: no generic JSON tree is built (except for `Json` values, which are
