@@ -53,6 +53,32 @@ fn generated_rust_matches_its_snapshots_and_golden_copies() {
     assert!(stale.is_empty(), "stale generated code (rerun with INTEG_BLESS=1): {stale:?}");
 }
 
+/// Generated api clients read secrets from the environment at run time:
+/// neither a secret's value nor its default is ever written into the code.
+#[test]
+fn generated_code_holds_no_secret_defaults() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for root in [
+        "examples/shop_to_crm/sync.integ",
+        "examples/github_to_chat/notify.integ",
+        "examples/stripe_to_ledger/export.integ",
+    ] {
+        let source = std::fs::read_to_string(here.join(root)).unwrap_or_else(|error| panic!("{root}: {error}"));
+        let defaults: Vec<&str> = source
+            .lines()
+            .filter(|line| line.trim_start().starts_with("secret "))
+            .filter_map(|line| line.rsplit_once(", \"").map(|(_, rest)| rest.trim_end_matches("\")")))
+            .collect();
+        assert!(defaults.len() >= 3, "{root}: no secret defaults found");
+        let (ok, code, stderr) = build(&here.join(root).to_string_lossy());
+        assert!(ok, "integ build {root} failed:\n{stderr}");
+        assert!(code.contains("pub struct Apis"), "{root}: no api clients generated");
+        for default in defaults {
+            assert!(!code.contains(default), "{root}: the secret default `{default}` is in the generated code");
+        }
+    }
+}
+
 #[test]
 fn build_writes_a_file_and_reports_errors_with_their_location() {
     let dir = std::env::temp_dir().join(format!("integ-build-{}", std::process::id()));

@@ -725,9 +725,7 @@ struct FieldIndex {
 
 impl FieldIndex {
     fn new(desc: &RecordDesc) -> FieldIndex {
-        FieldIndex {
-            hashed: desc.fields.len() > LINEAR_SCAN_FIELDS,
-        }
+        FieldIndex { hashed: desc.fields.len() > LINEAR_SCAN_FIELDS }
     }
 
     /// The field of the member `key`, if any. Members usually come in

@@ -142,11 +142,8 @@ impl Builder {
 }
 
 /// What the back end does not generate yet, in a note (`None` when nothing
-/// was left out): clients for apis, runners for flows.
+/// was left out): runners for flows.
 fn left_out(analysis: &crate::Analysis) -> Option<String> {
-    let own = |file| !analysis.program.is_std(file);
-    let apis: Vec<&str> =
-        analysis.checked.apis.iter().filter(|api| own(api.file)).map(|api| api.name.as_str()).collect();
     let mut flows: Vec<&str> = analysis
         .checked
         .symbols
@@ -156,9 +153,6 @@ fn left_out(analysis: &crate::Analysis) -> Option<String> {
         .collect();
     flows.sort_unstable();
     let mut parts = Vec::new();
-    if !apis.is_empty() {
-        parts.push(format!("no clients for the apis {}", quoted(&apis)));
-    }
     if !flows.is_empty() {
         parts.push(format!("no runners for the flows {}", quoted(&flows)));
     }
@@ -166,7 +160,7 @@ fn left_out(analysis: &crate::Analysis) -> Option<String> {
         return None;
     }
     Some(format!(
-        "note: the Rust back end generated the types, functions and maps; {} (not translated yet)\n",
+        "note: the Rust back end generated the types, functions, maps and api clients; {} (not translated yet)\n",
         parts.join(", and ")
     ))
 }

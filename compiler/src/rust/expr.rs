@@ -201,6 +201,21 @@ pub(super) fn function(generator: &Generator<'_>, function: &ir::Function) -> Re
     })
 }
 
+impl<'g, 'a> Body<'g, 'a> {
+    /// An empty body for `item`, whose slots are named by `names` (an
+    /// endpoint's expressions, which run in the endpoint's frame).
+    pub(super) fn new(generator: &'g Generator<'a>, item: String, names: Vec<String>) -> Body<'g, 'a> {
+        Body {
+            generator,
+            item,
+            names,
+            slots: HashMap::new(),
+            taken: HashMap::new(),
+            movable: std::collections::HashSet::new(),
+        }
+    }
+}
+
 impl Body<'_, '_> {
     pub(super) fn unsupported(&self, message: impl Into<String>) -> GenError {
         GenError::Unsupported { item: self.item.clone(), message: message.into() }

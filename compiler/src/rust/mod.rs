@@ -12,7 +12,13 @@
 //!   the standard library they call, as a plain function over typed values
 //!   (`fn contact_from(order: &Order) -> Result<Contact, EvalError>`), with
 //!   the natives of the standard library called through their typed Rust
-//!   implementations in `integ_runtime::natives`.
+//!   implementations in `integ_runtime::natives`;
+//! - `map_json`, which runs a map of one input by name on JSON;
+//! - every api as a client struct (`client`: `pub struct Shop` with
+//!   `from_env()`, one typed method per endpoint, streams as
+//!   `integ_runtime::generated::Pages<T>`), and `pub struct Apis` holding
+//!   them all. Secrets are read from the environment when a client is built;
+//!   neither their values nor their defaults are written into the code.
 //!
 //! Code is built as tokens (proc-macro2 and quote), parsed with syn and
 //! printed with prettyplease. What the back end cannot translate yet is a
@@ -22,6 +28,7 @@
 //! reached through `integ_runtime::generated`.
 
 pub mod builder;
+mod client;
 mod expr;
 mod names;
 mod natives;
@@ -128,6 +135,14 @@ impl<'a> Generator<'a> {
                 _ => None,
             })
             .collect();
+        // What the apis' endpoints call (in paths, queries, bodies, pagination).
+        for api in &program.apis {
+            for endpoint in &api.endpoints {
+                for expr in endpoint_exprs(endpoint) {
+                    calls_in(program, expr, &mut pending);
+                }
+            }
+        }
         pending.sort_unstable();
         pending.reverse();
         while let Some(index) = pending.pop() {
@@ -160,6 +175,27 @@ impl<'a> Generator<'a> {
                 }
                 types_in(&function.result, &mut records, &mut enums);
                 exprs_types(program, &function.body, &mut records, &mut enums);
+            }
+        }
+        for api in &program.apis {
+            for endpoint in &api.endpoints {
+                for (_, ty) in &endpoint.params {
+                    types_in(ty, &mut records, &mut enums);
+                }
+                types_in(&endpoint.response, &mut records, &mut enums);
+                match &endpoint.result {
+                    ir::api::Result::Unit => {}
+                    ir::api::Result::Single { ty, .. } => types_in(ty, &mut records, &mut enums),
+                    ir::api::Result::Stream { item, .. } => types_in(item, &mut records, &mut enums),
+                }
+                if let Some(ir::api::Body::Json(_, ty) | ir::api::Body::Form(_, ty) | ir::api::Body::Xml(_, ty, _)) =
+                    &endpoint.body
+                {
+                    types_in(ty, &mut records, &mut enums);
+                }
+                for expr in endpoint_exprs(endpoint) {
+                    exprs_types(program, expr, &mut records, &mut enums);
+                }
             }
         }
         // Field types, to a fixed point.
@@ -201,6 +237,7 @@ impl<'a> Generator<'a> {
             items.push(self.function(*index)?);
         }
         items.push(self.map_json()?);
+        items.push(client::clients(self)?);
         Ok(quote! {
             #(#items)*
         })
@@ -586,6 +623,41 @@ fn walk<'e>(program: &'e ir::Program, expr: &'e Expr, visit: &mut dyn FnMut(&'e 
         Expr::ToJson { value, .. } | Expr::FromJson { value, .. } => go(value),
         _ => {}
     }
+}
+
+/// Every expression of an endpoint: path, query, headers, body, idempotency
+/// key, `select`, `records` and pagination.
+fn endpoint_exprs(endpoint: &ir::api::Endpoint) -> Vec<&Expr> {
+    use ir::api::{Body, Pagination, PathPart, Result};
+    let mut exprs = Vec::new();
+    for part in &endpoint.path {
+        if let PathPart::Value(expr, _) = part {
+            exprs.push(expr);
+        }
+    }
+    exprs.extend(endpoint.query.iter().map(|(_, expr, _)| expr));
+    exprs.extend(endpoint.headers.iter().map(|(_, expr)| expr));
+    if let Some(Body::Json(expr, _) | Body::Form(expr, _) | Body::Xml(expr, _, _)) = &endpoint.body {
+        exprs.push(expr);
+    }
+    exprs.extend(endpoint.idempotency_key.iter());
+    match &endpoint.result {
+        Result::Unit => {}
+        Result::Single { select, .. } => exprs.extend(select.iter()),
+        Result::Stream { records, pagination, .. } => {
+            exprs.extend(records.iter());
+            match pagination {
+                Some(Pagination::Cursor { next, has_more, .. }) => {
+                    exprs.push(next);
+                    exprs.extend(has_more.iter());
+                }
+                Some(Pagination::NextUrl { url }) => exprs.push(url),
+                Some(Pagination::Page { stop, .. } | Pagination::Offset { stop, .. }) => exprs.extend(stop.iter()),
+                Some(Pagination::LinkHeader { .. }) | None => {}
+            }
+        }
+    }
+    exprs
 }
 
 fn calls_in(program: &ir::Program, expr: &Expr, out: &mut Vec<u32>) {

@@ -264,6 +264,22 @@ pub struct Money {
     /// Upper case: `EUR`, `USD`.
     pub currency: String,
 }
+/// The record an object literal of the program builds ().
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    ::integ_runtime::generated::serde::Serialize,
+    ::integ_runtime::generated::serde::Deserialize
+)]
+#[serde(crate = "::integ_runtime::generated::serde")]
+pub struct Record18 {
+    pub channel: String,
+    pub text: String,
+    pub alias: String,
+    pub emoji: String,
+    pub attachments: Vec<Attachment>,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IssueState {
     Open,
@@ -776,4 +792,546 @@ pub fn map_json(
             _ => return None,
         },
     )
+}
+/// GitHub's REST API.
+#[derive(Clone)]
+pub struct GitHub {
+    client: ::integ_runtime::http::ApiClient,
+    endpoints: [::integ_runtime::http::EndpointOptions; 1],
+}
+impl GitHub {
+    /// The api configured from the process's environment, as the program declares it.
+    pub fn from_env() -> Result<GitHub, ::integ_runtime::http::ConfigError> {
+        GitHub::configure(
+            &::integ_runtime::generated::Env::process(),
+            &::integ_runtime::generated::Redirects::default(),
+        )
+    }
+    /// The api at `base_url`, its OAuth2 tokens from `token_url`, the
+    /// rest of its configuration (secrets too) read from `env`: for
+    /// tests and local stand-ins.
+    pub fn with_urls(
+        env: &::integ_runtime::generated::Env,
+        base_url: &str,
+        token_url: &str,
+    ) -> Result<GitHub, ::integ_runtime::http::ConfigError> {
+        let mut redirects = ::integ_runtime::generated::Redirects::default();
+        redirects.base_urls.insert("GitHub".to_owned(), base_url.to_owned());
+        redirects.token_urls.insert("GitHub".to_owned(), token_url.to_owned());
+        GitHub::configure(env, &redirects)
+    }
+    /// The api configured from `env`, with the base and token URLs of
+    /// `redirects` (by api name) in place of the declared ones.
+    pub fn configure(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+    ) -> Result<GitHub, ::integ_runtime::http::ConfigError> {
+        GitHub::connect(env, redirects, &mut ::std::collections::HashMap::new())
+    }
+    fn connect(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+        shared: &mut ::std::collections::HashMap<
+            &'static str,
+            ::integ_runtime::http::SharedAuth,
+        >,
+    ) -> Result<GitHub, ::integ_runtime::http::ConfigError> {
+        let base_url = match redirects.base_urls.get("GitHub") {
+            Some(url) => ::std::clone::Clone::clone(url),
+            None => env.var("GITHUB_API_URL", Some("http://127.0.0.1:8083"))?,
+        };
+        let mut config = ::integ_runtime::http::ApiConfig::new("GitHub", base_url)
+            .policy(policies::standard())
+            .errors(
+                vec![
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(401u16)],
+                    "Unauthorized"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(403u16)],
+                    "Forbidden"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(404u16)],
+                    "NotFound"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Class(5u8)],
+                    "Unavailable")
+                ],
+            )
+            .auth(
+                match shared.get("github_user") {
+                    Some(auth) => ::std::clone::Clone::clone(auth),
+                    None => {
+                        let auth = ::integ_runtime::http::SharedAuth::new({
+                            let mut scheme = ::integ_runtime::http::OAuth2RefreshToken::new(
+                                match redirects.token_urls.get("GitHub") {
+                                    Some(url) => ::std::clone::Clone::clone(url),
+                                    None => {
+                                        env.var(
+                                            "GITHUB_TOKEN_URL",
+                                            Some("http://127.0.0.1:8083/login/oauth/access_token"),
+                                        )?
+                                    }
+                                },
+                                ::integ_runtime::http::Credential::Secret(
+                                    ::integ_runtime::secret::Secret::new(
+                                        env.secret("github_client_id", "GITHUB_CLIENT_ID")?,
+                                    ),
+                                ),
+                                ::integ_runtime::secret::Secret::new(
+                                    env.secret("github_refresh_token", "GITHUB_REFRESH_TOKEN")?,
+                                ),
+                            );
+                            scheme.client_secret = Some(
+                                ::integ_runtime::secret::Secret::new(
+                                    env.secret("github_client_secret", "GITHUB_CLIENT_SECRET")?,
+                                ),
+                            );
+                            scheme.scopes = vec![String::from("repo")];
+                            scheme.refresh_before = ::std::time::Duration::from_millis(
+                                60000u64,
+                            );
+                            ::integ_runtime::http::Auth::OAuth2RefreshToken(scheme)
+                        });
+                        shared.insert("github_user", ::std::clone::Clone::clone(&auth));
+                        auth
+                    }
+                },
+            );
+        config = config
+            .header(
+                "Accept",
+                ::integ_runtime::http::Credential::Text(
+                    String::from("application/vnd.github+json"),
+                ),
+            );
+        config = config
+            .header(
+                "X-GitHub-Api-Version",
+                ::integ_runtime::http::Credential::Text(String::from("2022-11-28")),
+            );
+        config = config
+            .rate_limit(
+                ::integ_runtime::http::Rate::new(
+                        5000u32,
+                        ::std::time::Duration::from_millis(3600000u64),
+                    )
+                    .with_burst(1u32),
+            );
+        let client = ::integ_runtime::http::ApiClient::new(config)
+            .map_err(|error| ::integ_runtime::http::ConfigError::new(
+                format!("`{}`: {}", "GitHub", error.message()),
+            ))?;
+        let endpoints = [
+            ::integ_runtime::http::EndpointOptions::new("list_issues")
+                .errors(vec![])
+                .idempotent(false),
+        ];
+        Ok(GitHub { client, endpoints })
+    }
+    /// The request of `GitHub.list_issues`.
+    #[allow(clippy::ptr_arg)]
+    fn list_issues_request(
+        owner: &String,
+        repo: &String,
+        since: &Option<::integ_runtime::value::DateTime>,
+        issue_state: &String,
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/repos/");
+        let path = path.param(::integ_runtime::generated::text(owner));
+        let path = path.literal("/");
+        let path = path.param(::integ_runtime::generated::text(repo));
+        let path = path.literal("/issues");
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::GET,
+            )
+            .path(path);
+        if let Some(value) = since {
+            builder = builder.query("since", ::integ_runtime::generated::text(value));
+        }
+        builder = builder.query("state", ::integ_runtime::generated::text(issue_state));
+        builder = builder.query("sort", String::from("updated"));
+        builder = builder.query("direction", String::from("asc"));
+        builder = builder.query("per_page", ::integ_runtime::generated::text(&100i64));
+        Ok(builder.build()?)
+    }
+    /// Reads a page of `GitHub.list_issues`: its records, and what the pagination needs.
+    fn list_issues_page(
+        response: &::integ_runtime::http::Response,
+    ) -> Result<
+        (Vec<Issue>, ::integ_runtime::http::PageOutcome),
+        ::integ_runtime::EvalError,
+    > {
+        let page = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::List<::integ_runtime::wire::Plain<Issue>>,
+        >(&response.body, "body")?;
+        let outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+            .with_fingerprint(
+                ::integ_runtime::generated::client::fingerprint(&response.body),
+            );
+        Ok((page, outcome))
+    }
+    /// `GET list_issues`.
+    ///
+    /// No request is sent until the first page is asked for.
+    #[allow(clippy::ptr_arg)]
+    pub fn list_issues(
+        &self,
+        owner: &String,
+        repo: &String,
+        since: &Option<::integ_runtime::value::DateTime>,
+        issue_state: Option<&String>,
+    ) -> Result<
+        ::integ_runtime::generated::Pages<Issue>,
+        ::integ_runtime::generated::CallFailure,
+    > {
+        let default_issue_state;
+        let issue_state = match issue_state {
+            Some(value) => value,
+            None => {
+                default_issue_state = String::from("all");
+                &default_issue_state
+            }
+        };
+        let request = Self::list_issues_request(owner, repo, since, issue_state)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "GitHub",
+                "list_issues",
+                error,
+            ))?;
+        let paging = ::integ_runtime::generated::Paging {
+            api: "GitHub",
+            endpoint: "list_issues",
+            style: ::integ_runtime::http::PageStyle::LinkHeader {
+                rel: String::from("next"),
+            },
+            max_pages: 100u32,
+        };
+        Ok(
+            ::integ_runtime::generated::Pages::new(
+                &self.client,
+                &self.endpoints[0],
+                request,
+                paging,
+                Self::list_issues_page,
+            ),
+        )
+    }
+}
+/// The team chat's REST API (Rocket.Chat style).
+#[derive(Clone)]
+pub struct Chat {
+    client: ::integ_runtime::http::ApiClient,
+    endpoints: [::integ_runtime::http::EndpointOptions; 2],
+}
+impl Chat {
+    /// The api configured from the process's environment, as the program declares it.
+    pub fn from_env() -> Result<Chat, ::integ_runtime::http::ConfigError> {
+        Chat::configure(
+            &::integ_runtime::generated::Env::process(),
+            &::integ_runtime::generated::Redirects::default(),
+        )
+    }
+    /// The api at `base_url`, the rest of its configuration
+    /// (secrets too) read from `env`: for tests and local stand-ins.
+    pub fn with_base_url(
+        env: &::integ_runtime::generated::Env,
+        base_url: &str,
+    ) -> Result<Chat, ::integ_runtime::http::ConfigError> {
+        let mut redirects = ::integ_runtime::generated::Redirects::default();
+        redirects.base_urls.insert("Chat".to_owned(), base_url.to_owned());
+        Chat::configure(env, &redirects)
+    }
+    /// The api configured from `env`, with the base and token URLs of
+    /// `redirects` (by api name) in place of the declared ones.
+    pub fn configure(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+    ) -> Result<Chat, ::integ_runtime::http::ConfigError> {
+        Chat::connect(env, redirects, &mut ::std::collections::HashMap::new())
+    }
+    fn connect(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+        _shared: &mut ::std::collections::HashMap<
+            &'static str,
+            ::integ_runtime::http::SharedAuth,
+        >,
+    ) -> Result<Chat, ::integ_runtime::http::ConfigError> {
+        let base_url = match redirects.base_urls.get("Chat") {
+            Some(url) => ::std::clone::Clone::clone(url),
+            None => env.var("CHAT_URL", Some("http://127.0.0.1:8084/api/v1"))?,
+        };
+        let mut config = ::integ_runtime::http::ApiConfig::new("Chat", base_url)
+            .policy(policies::chat_delivery())
+            .errors(
+                vec![
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(400u16)],
+                    "BadMessage"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(401u16)],
+                    "Unauthorized"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(404u16)],
+                    "UnknownChannel"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Class(5u8)],
+                    "Unavailable")
+                ],
+            )
+            .auth(
+                ::integ_runtime::http::SharedAuth::new(::integ_runtime::http::Auth::ApiKey {
+                    location: ::integ_runtime::http::ApiKeyLocation::Header(
+                        String::from("X-Auth-Token"),
+                    ),
+                    value: ::integ_runtime::http::Credential::Secret(
+                        ::integ_runtime::secret::Secret::new(
+                            env.secret("chat_token", "CHAT_TOKEN")?,
+                        ),
+                    ),
+                }),
+            );
+        config = config
+            .header(
+                "X-User-Id",
+                ::integ_runtime::http::Credential::Secret(
+                    ::integ_runtime::secret::Secret::new(
+                        env.secret("chat_user_id", "CHAT_USER_ID")?,
+                    ),
+                ),
+            );
+        config = config
+            .rate_limit(
+                ::integ_runtime::http::Rate::new(
+                        60u32,
+                        ::std::time::Duration::from_millis(60000u64),
+                    )
+                    .with_burst(1u32),
+            );
+        let client = ::integ_runtime::http::ApiClient::new(config)
+            .map_err(|error| ::integ_runtime::http::ConfigError::new(
+                format!("`{}`: {}", "Chat", error.message()),
+            ))?;
+        let endpoints = [
+            ::integ_runtime::http::EndpointOptions::new("post_message")
+                .errors(vec![])
+                .idempotent(false),
+            ::integ_runtime::http::EndpointOptions::new("list_channels")
+                .errors(vec![])
+                .idempotent(false),
+        ];
+        Ok(Chat { client, endpoints })
+    }
+    /// The request of `Chat.post_message`.
+    fn post_message_request(
+        message: &ChatMessage,
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/chat.postMessage");
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::POST,
+            )
+            .path(path);
+        let mut bytes = Vec::new();
+        ::integ_runtime::wire::to_json::<
+            ::integ_runtime::wire::Plain<Record18>,
+        >(
+            &Record18 {
+                channel: message.channel.clone(),
+                text: message.text.clone(),
+                alias: String::from("GitHub"),
+                emoji: String::from(":octocat:"),
+                attachments: message.attachments.clone(),
+            },
+            &mut bytes,
+        )?;
+        builder = builder.body(::integ_runtime::http::Body::json(bytes));
+        builder = builder
+            .idempotency_key(::integ_runtime::generated::text(&message.dedupe_id));
+        builder = builder.idempotency_header("X-Message-Id");
+        Ok(builder.build()?)
+    }
+    /// `POST post_message`.
+    pub async fn post_message(
+        &self,
+        message: &ChatMessage,
+    ) -> Result<PostResult, ::integ_runtime::generated::CallFailure> {
+        let request = Self::post_message_request(message)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Chat",
+                "post_message",
+                error,
+            ))?;
+        let response = self.client.send(request, &self.endpoints[0]).await?;
+        let value = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::Plain<PostResult>,
+        >(&response.body, "body")
+            .map_err(::integ_runtime::EvalError::from)
+            .map_err(|error| {
+                ::integ_runtime::generated::client::decode_failure(
+                    "Chat",
+                    "post_message",
+                    ::integ_runtime::http::Method::POST,
+                    &response,
+                    error,
+                )
+            })?;
+        Ok(value)
+    }
+    /// The request of `Chat.list_channels`.
+    fn list_channels_request() -> Result<
+        ::integ_runtime::http::Request,
+        ::integ_runtime::EvalError,
+    > {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/channels.list");
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::GET,
+            )
+            .path(path);
+        builder = builder.header("Cache-Control", "no-cache");
+        Ok(builder.build()?)
+    }
+    /// Reads a page of `Chat.list_channels`: its records, and what the pagination needs.
+    fn list_channels_page(
+        response: &::integ_runtime::http::Response,
+    ) -> Result<
+        (Vec<Channel>, ::integ_runtime::http::PageOutcome),
+        ::integ_runtime::EvalError,
+    > {
+        let body: ChannelPage = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::Plain<ChannelPage>,
+        >(&response.body, "body")?;
+        let page: Vec<_> = body.channels.clone();
+        let mut outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+            .with_fingerprint(
+                ::integ_runtime::generated::client::fingerprint(&response.body),
+            );
+        outcome.stop = ::integ_runtime::ops::int(
+            ::integ_runtime::ops::Op::Add,
+            body.offset,
+            body.count,
+        )? >= body.total;
+        Ok((page, outcome))
+    }
+    /// `GET list_channels`.
+    ///
+    /// No request is sent until the first page is asked for.
+    pub fn list_channels(
+        &self,
+    ) -> Result<
+        ::integ_runtime::generated::Pages<Channel>,
+        ::integ_runtime::generated::CallFailure,
+    > {
+        let request = Self::list_channels_request()
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Chat",
+                "list_channels",
+                error,
+            ))?;
+        let paging = ::integ_runtime::generated::Paging {
+            api: "Chat",
+            endpoint: "list_channels",
+            style: ::integ_runtime::http::PageStyle::Offset {
+                param: String::from("offset"),
+                limit_param: String::from("count"),
+                limit: 100u64,
+            },
+            max_pages: 1000u32,
+        };
+        Ok(
+            ::integ_runtime::generated::Pages::new(
+                &self.client,
+                &self.endpoints[1],
+                request,
+                paging,
+                Self::list_channels_page,
+            ),
+        )
+    }
+}
+/// The policies the apis use, as the interpreter configures them.
+mod policies {
+    /// The policy `chat_delivery`.
+    pub(super) fn chat_delivery() -> ::integ_runtime::http::Policy {
+        ::integ_runtime::http::Policy {
+            timeout: ::std::time::Duration::from_millis(5000u64),
+            deadline: Some(::std::time::Duration::from_millis(30000u64)),
+            attempts: 4u32,
+            backoff: ::integ_runtime::http::Backoff::Exponential {
+                base: ::std::time::Duration::from_millis(500u64),
+                max: ::std::time::Duration::from_millis(8000u64),
+                factor: 3u32,
+            },
+            jitter: ::integ_runtime::http::Jitter::Equal,
+            retry_on: vec![
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(429u16)),
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(502u16)),
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(503u16)),
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(504u16)),
+                ::integ_runtime::http::RetryOn::Timeout,
+                ::integ_runtime::http::RetryOn::Connection
+            ],
+            honor_retry_after: true,
+            circuit_breaker: Some(::integ_runtime::http::BreakerConfig {
+                failures: 10u32,
+                probe_after: ::std::time::Duration::from_millis(60000u64),
+                successes: 1u32,
+            }),
+            rate_limit: None,
+            concurrency: None,
+        }
+    }
+    /// The policy `standard`.
+    pub(super) fn standard() -> ::integ_runtime::http::Policy {
+        ::integ_runtime::http::Policy {
+            timeout: ::std::time::Duration::from_millis(10000u64),
+            deadline: Some(::std::time::Duration::from_millis(120000u64)),
+            attempts: 5u32,
+            backoff: ::integ_runtime::http::Backoff::Exponential {
+                base: ::std::time::Duration::from_millis(200u64),
+                max: ::std::time::Duration::from_millis(20000u64),
+                factor: 2u32,
+            },
+            jitter: ::integ_runtime::http::Jitter::Full,
+            retry_on: vec![
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(429u16)),
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Class(5u8)),
+                ::integ_runtime::http::RetryOn::Timeout,
+                ::integ_runtime::http::RetryOn::Connection
+            ],
+            honor_retry_after: true,
+            circuit_breaker: Some(::integ_runtime::http::BreakerConfig {
+                failures: 5u32,
+                probe_after: ::std::time::Duration::from_millis(30000u64),
+                successes: 1u32,
+            }),
+            rate_limit: None,
+            concurrency: None,
+        }
+    }
+}
+/// Every api of the program, connected; apis that name the same
+/// `auth` declaration share its credentials (and OAuth2 tokens).
+#[derive(Clone)]
+pub struct Apis {
+    /// `GitHub`.
+    pub git_hub: GitHub,
+    /// `Chat`.
+    pub chat: Chat,
+}
+impl Apis {
+    /// Every api, configured from the process's environment.
+    pub fn from_env() -> Result<Apis, ::integ_runtime::http::ConfigError> {
+        Apis::configure(
+            &::integ_runtime::generated::Env::process(),
+            &::integ_runtime::generated::Redirects::default(),
+        )
+    }
+    /// Every api, configured from `env`, with the base and token URLs
+    /// of `redirects` in place of the declared ones.
+    pub fn configure(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+    ) -> Result<Apis, ::integ_runtime::http::ConfigError> {
+        let mut shared = ::std::collections::HashMap::new();
+        Ok(Apis {
+            git_hub: GitHub::connect(env, redirects, &mut shared)?,
+            chat: Chat::connect(env, redirects, &mut shared)?,
+        })
+    }
 }

@@ -299,6 +299,18 @@ pub struct Money {
     /// Upper case: `EUR`, `USD`.
     pub currency: String,
 }
+/// The record an object literal of the program builds ().
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    ::integ_runtime::generated::serde::Serialize,
+    ::integ_runtime::generated::serde::Deserialize
+)]
+#[serde(crate = "::integ_runtime::generated::serde")]
+pub struct Record20 {
+    pub tags: Vec<String>,
+}
 /// Where an order is in its payment lifecycle (the shop's `financial_status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OrderStatus {
@@ -1068,4 +1080,694 @@ pub fn map_json(
             _ => return None,
         },
     )
+}
+/// The shop's admin REST API.
+#[derive(Clone)]
+pub struct Shop {
+    client: ::integ_runtime::http::ApiClient,
+    endpoints: [::integ_runtime::http::EndpointOptions; 2],
+}
+impl Shop {
+    /// The api configured from the process's environment, as the program declares it.
+    pub fn from_env() -> Result<Shop, ::integ_runtime::http::ConfigError> {
+        Shop::configure(
+            &::integ_runtime::generated::Env::process(),
+            &::integ_runtime::generated::Redirects::default(),
+        )
+    }
+    /// The api at `base_url`, the rest of its configuration
+    /// (secrets too) read from `env`: for tests and local stand-ins.
+    pub fn with_base_url(
+        env: &::integ_runtime::generated::Env,
+        base_url: &str,
+    ) -> Result<Shop, ::integ_runtime::http::ConfigError> {
+        let mut redirects = ::integ_runtime::generated::Redirects::default();
+        redirects.base_urls.insert("Shop".to_owned(), base_url.to_owned());
+        Shop::configure(env, &redirects)
+    }
+    /// The api configured from `env`, with the base and token URLs of
+    /// `redirects` (by api name) in place of the declared ones.
+    pub fn configure(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+    ) -> Result<Shop, ::integ_runtime::http::ConfigError> {
+        Shop::connect(env, redirects, &mut ::std::collections::HashMap::new())
+    }
+    fn connect(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+        _shared: &mut ::std::collections::HashMap<
+            &'static str,
+            ::integ_runtime::http::SharedAuth,
+        >,
+    ) -> Result<Shop, ::integ_runtime::http::ConfigError> {
+        let base_url = match redirects.base_urls.get("Shop") {
+            Some(url) => ::std::clone::Clone::clone(url),
+            None => env.var("SHOP_URL", Some("http://127.0.0.1:8081/admin/api/2024-04"))?,
+        };
+        let mut config = ::integ_runtime::http::ApiConfig::new("Shop", base_url)
+            .policy(policies::standard())
+            .errors(
+                vec![
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(401u16)],
+                    "Unauthorized"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(404u16)],
+                    "NotFound"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Class(5u8)],
+                    "Unavailable")
+                ],
+            )
+            .auth(
+                ::integ_runtime::http::SharedAuth::new(
+                    ::integ_runtime::http::Auth::Bearer(
+                        ::integ_runtime::secret::Secret::new(
+                            env.secret("shop_token", "SHOP_TOKEN")?,
+                        ),
+                    ),
+                ),
+            );
+        config = config
+            .header(
+                "Accept",
+                ::integ_runtime::http::Credential::Text(String::from("application/json")),
+            );
+        config = config
+            .rate_limit(
+                ::integ_runtime::http::Rate::new(
+                        2u32,
+                        ::std::time::Duration::from_millis(1000u64),
+                    )
+                    .with_burst(1u32),
+            );
+        let client = ::integ_runtime::http::ApiClient::new(config)
+            .map_err(|error| ::integ_runtime::http::ConfigError::new(
+                format!("`{}`: {}", "Shop", error.message()),
+            ))?;
+        let endpoints = [
+            ::integ_runtime::http::EndpointOptions::new("list_orders")
+                .errors(vec![])
+                .idempotent(false),
+            ::integ_runtime::http::EndpointOptions::new("list_customers")
+                .errors(vec![])
+                .idempotent(false),
+        ];
+        Ok(Shop { client, endpoints })
+    }
+    /// The request of `Shop.list_orders`.
+    fn list_orders_request(
+        updated_since: &Option<::integ_runtime::value::DateTime>,
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/orders");
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::GET,
+            )
+            .path(path);
+        if let Some(value) = updated_since {
+            builder = builder
+                .query("updated_at_min", ::integ_runtime::generated::text(value));
+        }
+        builder = builder.query("status", String::from("any"));
+        builder = builder.query("order", String::from("updated_at asc"));
+        builder = builder.query("limit", ::integ_runtime::generated::text(&100i64));
+        Ok(builder.build()?)
+    }
+    /// Reads a page of `Shop.list_orders`: its records, and what the pagination needs.
+    fn list_orders_page(
+        response: &::integ_runtime::http::Response,
+    ) -> Result<
+        (Vec<Order>, ::integ_runtime::http::PageOutcome),
+        ::integ_runtime::EvalError,
+    > {
+        let body: OrderPage = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::Plain<OrderPage>,
+        >(&response.body, "body")?;
+        let page: Vec<_> = body.orders.clone();
+        let mut outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+            .with_fingerprint(
+                ::integ_runtime::generated::client::fingerprint(&response.body),
+            );
+        outcome.next = body.next_cursor.as_ref().map(::integ_runtime::generated::text);
+        Ok((page, outcome))
+    }
+    /// `GET list_orders`.
+    ///
+    /// No request is sent until the first page is asked for.
+    pub fn list_orders(
+        &self,
+        updated_since: &Option<::integ_runtime::value::DateTime>,
+    ) -> Result<
+        ::integ_runtime::generated::Pages<Order>,
+        ::integ_runtime::generated::CallFailure,
+    > {
+        let request = Self::list_orders_request(updated_since)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Shop",
+                "list_orders",
+                error,
+            ))?;
+        let paging = ::integ_runtime::generated::Paging {
+            api: "Shop",
+            endpoint: "list_orders",
+            style: ::integ_runtime::http::PageStyle::Cursor {
+                param: String::from("page_info"),
+            },
+            max_pages: 500u32,
+        };
+        Ok(
+            ::integ_runtime::generated::Pages::new(
+                &self.client,
+                &self.endpoints[0],
+                request,
+                paging,
+                Self::list_orders_page,
+            ),
+        )
+    }
+    /// The request of `Shop.list_customers`.
+    fn list_customers_request() -> Result<
+        ::integ_runtime::http::Request,
+        ::integ_runtime::EvalError,
+    > {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/customers");
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::GET,
+            )
+            .path(path);
+        builder = builder.query("limit", ::integ_runtime::generated::text(&250i64));
+        Ok(builder.build()?)
+    }
+    /// Reads a page of `Shop.list_customers`: its records, and what the pagination needs.
+    fn list_customers_page(
+        response: &::integ_runtime::http::Response,
+    ) -> Result<
+        (Vec<Customer>, ::integ_runtime::http::PageOutcome),
+        ::integ_runtime::EvalError,
+    > {
+        let body: CustomerPage = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::Plain<CustomerPage>,
+        >(&response.body, "body")?;
+        let page: Vec<_> = body.customers.clone();
+        let mut outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+            .with_fingerprint(
+                ::integ_runtime::generated::client::fingerprint(&response.body),
+            );
+        outcome.next = body.next_page_url.as_ref().map(::integ_runtime::generated::text);
+        Ok((page, outcome))
+    }
+    /// `GET list_customers`.
+    ///
+    /// No request is sent until the first page is asked for.
+    pub fn list_customers(
+        &self,
+    ) -> Result<
+        ::integ_runtime::generated::Pages<Customer>,
+        ::integ_runtime::generated::CallFailure,
+    > {
+        let request = Self::list_customers_request()
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Shop",
+                "list_customers",
+                error,
+            ))?;
+        let paging = ::integ_runtime::generated::Paging {
+            api: "Shop",
+            endpoint: "list_customers",
+            style: ::integ_runtime::http::PageStyle::NextUrl,
+            max_pages: 1000u32,
+        };
+        Ok(
+            ::integ_runtime::generated::Pages::new(
+                &self.client,
+                &self.endpoints[1],
+                request,
+                paging,
+                Self::list_customers_page,
+            ),
+        )
+    }
+}
+/// The CRM's v3 REST API.
+#[derive(Clone)]
+pub struct Crm {
+    client: ::integ_runtime::http::ApiClient,
+    endpoints: [::integ_runtime::http::EndpointOptions; 3],
+}
+impl Crm {
+    /// The api configured from the process's environment, as the program declares it.
+    pub fn from_env() -> Result<Crm, ::integ_runtime::http::ConfigError> {
+        Crm::configure(
+            &::integ_runtime::generated::Env::process(),
+            &::integ_runtime::generated::Redirects::default(),
+        )
+    }
+    /// The api at `base_url`, its OAuth2 tokens from `token_url`, the
+    /// rest of its configuration (secrets too) read from `env`: for
+    /// tests and local stand-ins.
+    pub fn with_urls(
+        env: &::integ_runtime::generated::Env,
+        base_url: &str,
+        token_url: &str,
+    ) -> Result<Crm, ::integ_runtime::http::ConfigError> {
+        let mut redirects = ::integ_runtime::generated::Redirects::default();
+        redirects.base_urls.insert("Crm".to_owned(), base_url.to_owned());
+        redirects.token_urls.insert("Crm".to_owned(), token_url.to_owned());
+        Crm::configure(env, &redirects)
+    }
+    /// The api configured from `env`, with the base and token URLs of
+    /// `redirects` (by api name) in place of the declared ones.
+    pub fn configure(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+    ) -> Result<Crm, ::integ_runtime::http::ConfigError> {
+        Crm::connect(env, redirects, &mut ::std::collections::HashMap::new())
+    }
+    fn connect(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+        shared: &mut ::std::collections::HashMap<
+            &'static str,
+            ::integ_runtime::http::SharedAuth,
+        >,
+    ) -> Result<Crm, ::integ_runtime::http::ConfigError> {
+        let base_url = match redirects.base_urls.get("Crm") {
+            Some(url) => ::std::clone::Clone::clone(url),
+            None => env.var("CRM_URL", Some("http://127.0.0.1:8082/crm/v3"))?,
+        };
+        let mut config = ::integ_runtime::http::ApiConfig::new("Crm", base_url)
+            .policy(policies::standard())
+            .errors(
+                vec![
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(401u16)],
+                    "Unauthorized"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(404u16)],
+                    "NotFound"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(409u16)],
+                    "Conflict"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(422u16)],
+                    "Invalid"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Class(5u8)],
+                    "Unavailable")
+                ],
+            )
+            .auth(
+                match shared.get("crm_oauth") {
+                    Some(auth) => ::std::clone::Clone::clone(auth),
+                    None => {
+                        let auth = ::integ_runtime::http::SharedAuth::new({
+                            let mut scheme = ::integ_runtime::http::OAuth2ClientCredentials::new(
+                                match redirects.token_urls.get("Crm") {
+                                    Some(url) => ::std::clone::Clone::clone(url),
+                                    None => {
+                                        env.var(
+                                            "CRM_TOKEN_URL",
+                                            Some("http://127.0.0.1:8082/oauth/v1/token"),
+                                        )?
+                                    }
+                                },
+                                ::integ_runtime::http::Credential::Secret(
+                                    ::integ_runtime::secret::Secret::new(
+                                        env.secret("crm_client_id", "CRM_CLIENT_ID")?,
+                                    ),
+                                ),
+                                ::integ_runtime::secret::Secret::new(
+                                    env.secret("crm_client_secret", "CRM_CLIENT_SECRET")?,
+                                ),
+                            );
+                            scheme.scopes = vec![
+                                String::from("crm.objects.contacts.write"),
+                                String::from("crm.objects.deals.write")
+                            ];
+                            scheme.audience = None;
+                            scheme.refresh_before = ::std::time::Duration::from_millis(
+                                60000u64,
+                            );
+                            scheme.auth_style = ::integ_runtime::http::AuthStyle::Header;
+                            ::integ_runtime::http::Auth::OAuth2ClientCredentials(scheme)
+                        });
+                        shared.insert("crm_oauth", ::std::clone::Clone::clone(&auth));
+                        auth
+                    }
+                },
+            );
+        config = config
+            .header(
+                "Accept",
+                ::integ_runtime::http::Credential::Text(String::from("application/json")),
+            );
+        config = config
+            .header(
+                "User-Agent",
+                ::integ_runtime::http::Credential::Text(
+                    String::from("integ-shop-to-crm/1.0"),
+                ),
+            );
+        config = config
+            .rate_limit(
+                ::integ_runtime::http::Rate::new(
+                        100u32,
+                        ::std::time::Duration::from_millis(10000u64),
+                    )
+                    .with_burst(1u32),
+            );
+        config = config.concurrency(4u32);
+        let client = ::integ_runtime::http::ApiClient::new(config)
+            .map_err(|error| ::integ_runtime::http::ConfigError::new(
+                format!("`{}`: {}", "Crm", error.message()),
+            ))?;
+        let endpoints = [
+            ::integ_runtime::http::EndpointOptions::new("upsert_contact")
+                .errors(vec![])
+                .idempotent(false),
+            ::integ_runtime::http::EndpointOptions::new("upsert_deal")
+                .errors(
+                    vec![
+                        ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(409u16)],
+                        "DealLocked")
+                    ],
+                )
+                .idempotent(false),
+            ::integ_runtime::http::EndpointOptions::new("add_tags")
+                .errors(vec![])
+                .idempotent(true),
+        ];
+        Ok(Crm { client, endpoints })
+    }
+    /// The request of `Crm.upsert_contact`.
+    #[allow(clippy::ptr_arg)]
+    fn upsert_contact_request(
+        external_id: &String,
+        contact: &Contact,
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/contacts/by-external-id/");
+        let path = path.param(::integ_runtime::generated::text(external_id));
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::PUT,
+            )
+            .path(path);
+        let mut bytes = Vec::new();
+        ::integ_runtime::wire::to_json::<
+            ::integ_runtime::wire::Plain<Contact>,
+        >(contact, &mut bytes)?;
+        builder = builder.body(::integ_runtime::http::Body::json(bytes));
+        Ok(builder.build()?)
+    }
+    /// `PUT upsert_contact`.
+    #[allow(clippy::ptr_arg)]
+    pub async fn upsert_contact(
+        &self,
+        external_id: &String,
+        contact: &Contact,
+    ) -> Result<ContactRef, ::integ_runtime::generated::CallFailure> {
+        let request = Self::upsert_contact_request(external_id, contact)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Crm",
+                "upsert_contact",
+                error,
+            ))?;
+        let response = self.client.send(request, &self.endpoints[0]).await?;
+        let value = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::Plain<ContactRef>,
+        >(&response.body, "body")
+            .map_err(::integ_runtime::EvalError::from)
+            .map_err(|error| {
+                ::integ_runtime::generated::client::decode_failure(
+                    "Crm",
+                    "upsert_contact",
+                    ::integ_runtime::http::Method::PUT,
+                    &response,
+                    error,
+                )
+            })?;
+        Ok(value)
+    }
+    /// The request of `Crm.upsert_deal`.
+    fn upsert_deal_request(
+        deal: &Deal,
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/deals/upsert");
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::POST,
+            )
+            .path(path);
+        let mut bytes = Vec::new();
+        ::integ_runtime::wire::to_json::<
+            ::integ_runtime::wire::Plain<Deal>,
+        >(deal, &mut bytes)?;
+        builder = builder.body(::integ_runtime::http::Body::json(bytes));
+        builder = builder
+            .idempotency_key(
+                ::integ_runtime::natives::hash::sha256(
+                    ::integ_runtime::natives::encoding::json_encode_as::<
+                        ::integ_runtime::wire::Plain<Deal>,
+                    >(deal)?
+                        .as_str(),
+                ),
+            );
+        Ok(builder.build()?)
+    }
+    /// `POST upsert_deal`.
+    pub async fn upsert_deal(
+        &self,
+        deal: &Deal,
+    ) -> Result<DealRef, ::integ_runtime::generated::CallFailure> {
+        let request = Self::upsert_deal_request(deal)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Crm",
+                "upsert_deal",
+                error,
+            ))?;
+        let response = self.client.send(request, &self.endpoints[1]).await?;
+        let value = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::Plain<DealRef>,
+        >(&response.body, "body")
+            .map_err(::integ_runtime::EvalError::from)
+            .map_err(|error| {
+                ::integ_runtime::generated::client::decode_failure(
+                    "Crm",
+                    "upsert_deal",
+                    ::integ_runtime::http::Method::POST,
+                    &response,
+                    error,
+                )
+            })?;
+        Ok(value)
+    }
+    /// The request of `Crm.add_tags`.
+    #[allow(clippy::ptr_arg)]
+    fn add_tags_request(
+        contact_id: &String,
+        tags: &[String],
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/contacts/");
+        let path = path.param(::integ_runtime::generated::text(contact_id));
+        let path = path.literal("/tags");
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::POST,
+            )
+            .path(path);
+        let mut bytes = Vec::new();
+        ::integ_runtime::wire::to_json::<
+            ::integ_runtime::wire::Plain<Record20>,
+        >(&Record20 { tags: tags.to_vec() }, &mut bytes)?;
+        builder = builder.body(::integ_runtime::http::Body::json(bytes));
+        Ok(builder.build()?)
+    }
+    /// `POST add_tags`.
+    #[allow(clippy::ptr_arg)]
+    pub async fn add_tags(
+        &self,
+        contact_id: &String,
+        tags: &[String],
+    ) -> Result<(), ::integ_runtime::generated::CallFailure> {
+        let request = Self::add_tags_request(contact_id, tags)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Crm",
+                "add_tags",
+                error,
+            ))?;
+        self.client.send(request, &self.endpoints[2]).await?;
+        Ok(())
+    }
+}
+/// A cron monitor: each completed run pings the check's URL, and the monitor
+/// alerts when pings stop. It is allowed to be down: the sync must not suffer.
+#[derive(Clone)]
+pub struct Heartbeat {
+    client: ::integ_runtime::http::ApiClient,
+    endpoints: [::integ_runtime::http::EndpointOptions; 1],
+}
+impl Heartbeat {
+    /// The api configured from the process's environment, as the program declares it.
+    pub fn from_env() -> Result<Heartbeat, ::integ_runtime::http::ConfigError> {
+        Heartbeat::configure(
+            &::integ_runtime::generated::Env::process(),
+            &::integ_runtime::generated::Redirects::default(),
+        )
+    }
+    /// The api at `base_url`, the rest of its configuration
+    /// (secrets too) read from `env`: for tests and local stand-ins.
+    pub fn with_base_url(
+        env: &::integ_runtime::generated::Env,
+        base_url: &str,
+    ) -> Result<Heartbeat, ::integ_runtime::http::ConfigError> {
+        let mut redirects = ::integ_runtime::generated::Redirects::default();
+        redirects.base_urls.insert("Heartbeat".to_owned(), base_url.to_owned());
+        Heartbeat::configure(env, &redirects)
+    }
+    /// The api configured from `env`, with the base and token URLs of
+    /// `redirects` (by api name) in place of the declared ones.
+    pub fn configure(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+    ) -> Result<Heartbeat, ::integ_runtime::http::ConfigError> {
+        Heartbeat::connect(env, redirects, &mut ::std::collections::HashMap::new())
+    }
+    fn connect(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+        _shared: &mut ::std::collections::HashMap<
+            &'static str,
+            ::integ_runtime::http::SharedAuth,
+        >,
+    ) -> Result<Heartbeat, ::integ_runtime::http::ConfigError> {
+        let base_url = match redirects.base_urls.get("Heartbeat") {
+            Some(url) => ::std::clone::Clone::clone(url),
+            None => {
+                env.var("HEARTBEAT_URL", Some("http://127.0.0.1:8085/ping/shop-to-crm"))?
+            }
+        };
+        let config = ::integ_runtime::http::ApiConfig::new("Heartbeat", base_url)
+            .policy(policies::best_effort())
+            .errors(vec![])
+            .auth(
+                ::integ_runtime::http::SharedAuth::new(::integ_runtime::http::Auth::None),
+            );
+        let client = ::integ_runtime::http::ApiClient::new(config)
+            .map_err(|error| ::integ_runtime::http::ConfigError::new(
+                format!("`{}`: {}", "Heartbeat", error.message()),
+            ))?;
+        let endpoints = [
+            ::integ_runtime::http::EndpointOptions::new("ping")
+                .errors(vec![])
+                .idempotent(false),
+        ];
+        Ok(Heartbeat { client, endpoints })
+    }
+    /// The request of `Heartbeat.ping`.
+    fn ping_request() -> Result<
+        ::integ_runtime::http::Request,
+        ::integ_runtime::EvalError,
+    > {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/");
+        let builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::GET,
+            )
+            .path(path);
+        Ok(builder.build()?)
+    }
+    /// `GET ping`.
+    pub async fn ping(&self) -> Result<(), ::integ_runtime::generated::CallFailure> {
+        let request = Self::ping_request()
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Heartbeat",
+                "ping",
+                error,
+            ))?;
+        self.client.send(request, &self.endpoints[0]).await?;
+        Ok(())
+    }
+}
+/// The policies the apis use, as the interpreter configures them.
+mod policies {
+    /// The policy `best_effort`.
+    pub(super) fn best_effort() -> ::integ_runtime::http::Policy {
+        ::integ_runtime::http::Policy {
+            timeout: ::std::time::Duration::from_millis(3000u64),
+            deadline: None,
+            attempts: 1u32,
+            backoff: ::integ_runtime::http::Backoff::Exponential {
+                base: ::std::time::Duration::from_millis(500u64),
+                max: ::std::time::Duration::from_millis(30000u64),
+                factor: 2u32,
+            },
+            jitter: ::integ_runtime::http::Jitter::Full,
+            retry_on: vec![
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(429u16)),
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Class(5u8)),
+                ::integ_runtime::http::RetryOn::Timeout,
+                ::integ_runtime::http::RetryOn::Connection
+            ],
+            honor_retry_after: true,
+            circuit_breaker: None,
+            rate_limit: None,
+            concurrency: None,
+        }
+    }
+    /// The policy `standard`.
+    pub(super) fn standard() -> ::integ_runtime::http::Policy {
+        ::integ_runtime::http::Policy {
+            timeout: ::std::time::Duration::from_millis(10000u64),
+            deadline: Some(::std::time::Duration::from_millis(120000u64)),
+            attempts: 5u32,
+            backoff: ::integ_runtime::http::Backoff::Exponential {
+                base: ::std::time::Duration::from_millis(200u64),
+                max: ::std::time::Duration::from_millis(20000u64),
+                factor: 2u32,
+            },
+            jitter: ::integ_runtime::http::Jitter::Full,
+            retry_on: vec![
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(429u16)),
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Class(5u8)),
+                ::integ_runtime::http::RetryOn::Timeout,
+                ::integ_runtime::http::RetryOn::Connection
+            ],
+            honor_retry_after: true,
+            circuit_breaker: Some(::integ_runtime::http::BreakerConfig {
+                failures: 5u32,
+                probe_after: ::std::time::Duration::from_millis(30000u64),
+                successes: 1u32,
+            }),
+            rate_limit: None,
+            concurrency: None,
+        }
+    }
+}
+/// Every api of the program, connected; apis that name the same
+/// `auth` declaration share its credentials (and OAuth2 tokens).
+#[derive(Clone)]
+pub struct Apis {
+    /// `Shop`.
+    pub shop: Shop,
+    /// `Crm`.
+    pub crm: Crm,
+    /// `Heartbeat`.
+    pub heartbeat: Heartbeat,
+}
+impl Apis {
+    /// Every api, configured from the process's environment.
+    pub fn from_env() -> Result<Apis, ::integ_runtime::http::ConfigError> {
+        Apis::configure(
+            &::integ_runtime::generated::Env::process(),
+            &::integ_runtime::generated::Redirects::default(),
+        )
+    }
+    /// Every api, configured from `env`, with the base and token URLs
+    /// of `redirects` in place of the declared ones.
+    pub fn configure(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+    ) -> Result<Apis, ::integ_runtime::http::ConfigError> {
+        let mut shared = ::std::collections::HashMap::new();
+        Ok(Apis {
+            shop: Shop::connect(env, redirects, &mut shared)?,
+            crm: Crm::connect(env, redirects, &mut shared)?,
+            heartbeat: Heartbeat::connect(env, redirects, &mut shared)?,
+        })
+    }
 }

@@ -321,6 +321,21 @@ pub struct Money {
     /// Upper case: `EUR`, `USD`.
     pub currency: String,
 }
+/// The record an object literal of the program builds ().
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    ::integ_runtime::generated::serde::Serialize,
+    ::integ_runtime::generated::serde::Deserialize
+)]
+#[serde(crate = "::integ_runtime::generated::serde")]
+pub struct Record25 {
+    #[serde(rename = "metadata[ledger_entry_id]")]
+    pub field0: String,
+    #[serde(rename = "metadata[exported_by]")]
+    pub field1: String,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BalanceStatus {
     Available,
@@ -841,4 +856,939 @@ pub fn map_json(
             _ => return None,
         },
     )
+}
+/// Stripe's REST API: form-encoded requests, JSON responses. It names no
+/// policy, so the program's `default` policy applies.
+#[derive(Clone)]
+pub struct Stripe {
+    client: ::integ_runtime::http::ApiClient,
+    endpoints: [::integ_runtime::http::EndpointOptions; 4],
+}
+impl Stripe {
+    /// The api configured from the process's environment, as the program declares it.
+    pub fn from_env() -> Result<Stripe, ::integ_runtime::http::ConfigError> {
+        Stripe::configure(
+            &::integ_runtime::generated::Env::process(),
+            &::integ_runtime::generated::Redirects::default(),
+        )
+    }
+    /// The api at `base_url`, the rest of its configuration
+    /// (secrets too) read from `env`: for tests and local stand-ins.
+    pub fn with_base_url(
+        env: &::integ_runtime::generated::Env,
+        base_url: &str,
+    ) -> Result<Stripe, ::integ_runtime::http::ConfigError> {
+        let mut redirects = ::integ_runtime::generated::Redirects::default();
+        redirects.base_urls.insert("Stripe".to_owned(), base_url.to_owned());
+        Stripe::configure(env, &redirects)
+    }
+    /// The api configured from `env`, with the base and token URLs of
+    /// `redirects` (by api name) in place of the declared ones.
+    pub fn configure(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+    ) -> Result<Stripe, ::integ_runtime::http::ConfigError> {
+        Stripe::connect(env, redirects, &mut ::std::collections::HashMap::new())
+    }
+    fn connect(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+        _shared: &mut ::std::collections::HashMap<
+            &'static str,
+            ::integ_runtime::http::SharedAuth,
+        >,
+    ) -> Result<Stripe, ::integ_runtime::http::ConfigError> {
+        let base_url = match redirects.base_urls.get("Stripe") {
+            Some(url) => ::std::clone::Clone::clone(url),
+            None => env.var("STRIPE_URL", Some("http://127.0.0.1:8086"))?,
+        };
+        let mut config = ::integ_runtime::http::ApiConfig::new("Stripe", base_url)
+            .policy(policies::default())
+            .errors(
+                vec![
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(400u16)],
+                    "InvalidRequest"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(401u16)],
+                    "Unauthorized"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(402u16)],
+                    "RequestFailed"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(404u16)],
+                    "NotFound"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(409u16)],
+                    "IdempotencyConflict"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Class(5u8)],
+                    "Unavailable")
+                ],
+            )
+            .auth(
+                ::integ_runtime::http::SharedAuth::new(::integ_runtime::http::Auth::Basic {
+                    username: ::integ_runtime::http::Credential::Secret(
+                        ::integ_runtime::secret::Secret::new(
+                            env.secret("stripe_key", "STRIPE_SECRET_KEY")?,
+                        ),
+                    ),
+                    password: ::integ_runtime::secret::Secret::new(String::from("")),
+                }),
+            );
+        config = config
+            .header(
+                "Stripe-Version",
+                ::integ_runtime::http::Credential::Text(String::from("2024-06-20")),
+            );
+        config = config
+            .rate_limit(
+                ::integ_runtime::http::Rate::new(
+                        25u32,
+                        ::std::time::Duration::from_millis(1000u64),
+                    )
+                    .with_burst(1u32),
+            );
+        let client = ::integ_runtime::http::ApiClient::new(config)
+            .map_err(|error| ::integ_runtime::http::ConfigError::new(
+                format!("`{}`: {}", "Stripe", error.message()),
+            ))?;
+        let endpoints = [
+            ::integ_runtime::http::EndpointOptions::new("list_balance_transactions")
+                .errors(vec![])
+                .idempotent(false),
+            ::integ_runtime::http::EndpointOptions::new("list_payouts")
+                .errors(vec![])
+                .idempotent(false),
+            ::integ_runtime::http::EndpointOptions::new("tag_charge")
+                .errors(vec![])
+                .idempotent(false),
+            ::integ_runtime::http::EndpointOptions::new("tag_payout")
+                .errors(vec![])
+                .idempotent(false),
+        ];
+        Ok(Stripe { client, endpoints })
+    }
+    /// The request of `Stripe.list_balance_transactions`.
+    fn list_balance_transactions_request(
+        created_gte: &Option<i64>,
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/v1/balance_transactions");
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::GET,
+            )
+            .path(path);
+        if let Some(value) = created_gte {
+            builder = builder
+                .query("created[gte]", ::integ_runtime::generated::text(value));
+        }
+        builder = builder.query("limit", ::integ_runtime::generated::text(&100i64));
+        Ok(builder.build()?)
+    }
+    /// Reads a page of `Stripe.list_balance_transactions`: its records, and what the pagination needs.
+    fn list_balance_transactions_page(
+        response: &::integ_runtime::http::Response,
+    ) -> Result<
+        (Vec<BalanceTransaction>, ::integ_runtime::http::PageOutcome),
+        ::integ_runtime::EvalError,
+    > {
+        let body: BalanceTransactionList = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::Plain<BalanceTransactionList>,
+        >(&response.body, "body")?;
+        let page: Vec<_> = body.data.clone();
+        let mut outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+            .with_fingerprint(
+                ::integ_runtime::generated::client::fingerprint(&response.body),
+            );
+        outcome.next = ::integ_runtime::natives::lists::last(&body.data)
+            .map(|value| value.id.clone())
+            .as_ref()
+            .map(::integ_runtime::generated::text);
+        outcome.has_more = Some(body.has_more);
+        Ok((page, outcome))
+    }
+    /// `GET list_balance_transactions`.
+    ///
+    /// No request is sent until the first page is asked for.
+    pub fn list_balance_transactions(
+        &self,
+        created_gte: &Option<i64>,
+    ) -> Result<
+        ::integ_runtime::generated::Pages<BalanceTransaction>,
+        ::integ_runtime::generated::CallFailure,
+    > {
+        let request = Self::list_balance_transactions_request(created_gte)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Stripe",
+                "list_balance_transactions",
+                error,
+            ))?;
+        let paging = ::integ_runtime::generated::Paging {
+            api: "Stripe",
+            endpoint: "list_balance_transactions",
+            style: ::integ_runtime::http::PageStyle::Cursor {
+                param: String::from("starting_after"),
+            },
+            max_pages: 1000u32,
+        };
+        Ok(
+            ::integ_runtime::generated::Pages::new(
+                &self.client,
+                &self.endpoints[0],
+                request,
+                paging,
+                Self::list_balance_transactions_page,
+            ),
+        )
+    }
+    /// The request of `Stripe.list_payouts`.
+    fn list_payouts_request(
+        arrival_gte: &i64,
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/v1/payouts");
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::GET,
+            )
+            .path(path);
+        builder = builder
+            .query("arrival_date[gte]", ::integ_runtime::generated::text(arrival_gte));
+        builder = builder.query("limit", ::integ_runtime::generated::text(&100i64));
+        Ok(builder.build()?)
+    }
+    /// Reads a page of `Stripe.list_payouts`: its records, and what the pagination needs.
+    fn list_payouts_page(
+        response: &::integ_runtime::http::Response,
+    ) -> Result<
+        (Vec<Payout>, ::integ_runtime::http::PageOutcome),
+        ::integ_runtime::EvalError,
+    > {
+        let body: PayoutList = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::Plain<PayoutList>,
+        >(&response.body, "body")?;
+        let page: Vec<_> = body.data.clone();
+        let mut outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+            .with_fingerprint(
+                ::integ_runtime::generated::client::fingerprint(&response.body),
+            );
+        outcome.next = ::integ_runtime::natives::lists::last(&body.data)
+            .map(|value| value.id.clone())
+            .as_ref()
+            .map(::integ_runtime::generated::text);
+        outcome.has_more = Some(body.has_more);
+        Ok((page, outcome))
+    }
+    /// `GET list_payouts`.
+    ///
+    /// No request is sent until the first page is asked for.
+    pub fn list_payouts(
+        &self,
+        arrival_gte: &i64,
+    ) -> Result<
+        ::integ_runtime::generated::Pages<Payout>,
+        ::integ_runtime::generated::CallFailure,
+    > {
+        let request = Self::list_payouts_request(arrival_gte)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Stripe",
+                "list_payouts",
+                error,
+            ))?;
+        let paging = ::integ_runtime::generated::Paging {
+            api: "Stripe",
+            endpoint: "list_payouts",
+            style: ::integ_runtime::http::PageStyle::Cursor {
+                param: String::from("starting_after"),
+            },
+            max_pages: 1000u32,
+        };
+        Ok(
+            ::integ_runtime::generated::Pages::new(
+                &self.client,
+                &self.endpoints[1],
+                request,
+                paging,
+                Self::list_payouts_page,
+            ),
+        )
+    }
+    /// The request of `Stripe.tag_charge`.
+    #[allow(clippy::ptr_arg)]
+    fn tag_charge_request(
+        charge_id: &String,
+        entry_id: &String,
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/v1/charges/");
+        let path = path.param(::integ_runtime::generated::text(charge_id));
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::POST,
+            )
+            .path(path);
+        builder = builder
+            .body(
+                ::integ_runtime::generated::client::form_body(
+                    ::integ_runtime::generated::to_json::<
+                        ::integ_runtime::wire::Plain<Record25>,
+                    >(
+                        &Record25 {
+                            field0: entry_id.clone(),
+                            field1: String::from("integ"),
+                        },
+                    )?,
+                )?,
+            );
+        builder = builder
+            .idempotency_key({
+                let mut text = String::new();
+                text.push_str("tag-");
+                text.push_str(charge_id.as_str());
+                text.push('-');
+                text.push_str(entry_id.as_str());
+                text
+            });
+        Ok(builder.build()?)
+    }
+    /// `POST tag_charge`.
+    #[allow(clippy::ptr_arg)]
+    pub async fn tag_charge(
+        &self,
+        charge_id: &String,
+        entry_id: &String,
+    ) -> Result<(), ::integ_runtime::generated::CallFailure> {
+        let request = Self::tag_charge_request(charge_id, entry_id)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Stripe",
+                "tag_charge",
+                error,
+            ))?;
+        self.client.send(request, &self.endpoints[2]).await?;
+        Ok(())
+    }
+    /// The request of `Stripe.tag_payout`.
+    #[allow(clippy::ptr_arg)]
+    fn tag_payout_request(
+        payout_id: &String,
+        meta: &PayoutExportMetadata,
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/v1/payouts/");
+        let path = path.param(::integ_runtime::generated::text(payout_id));
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::POST,
+            )
+            .path(path);
+        builder = builder
+            .body(
+                ::integ_runtime::generated::client::form_body(
+                    ::integ_runtime::generated::to_json::<
+                        ::integ_runtime::wire::Plain<PayoutExportMetadata>,
+                    >(meta)?,
+                )?,
+            );
+        builder = builder
+            .idempotency_key({
+                let mut text = String::new();
+                text.push_str("tag-");
+                text.push_str(payout_id.as_str());
+                text.push('-');
+                text.push_str(meta.ledger_import_id.as_str());
+                text
+            });
+        Ok(builder.build()?)
+    }
+    /// `POST tag_payout`.
+    #[allow(clippy::ptr_arg)]
+    pub async fn tag_payout(
+        &self,
+        payout_id: &String,
+        meta: &PayoutExportMetadata,
+    ) -> Result<Payout, ::integ_runtime::generated::CallFailure> {
+        let request = Self::tag_payout_request(payout_id, meta)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Stripe",
+                "tag_payout",
+                error,
+            ))?;
+        let response = self.client.send(request, &self.endpoints[3]).await?;
+        let value = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::Plain<Payout>,
+        >(&response.body, "body")
+            .map_err(::integ_runtime::EvalError::from)
+            .map_err(|error| {
+                ::integ_runtime::generated::client::decode_failure(
+                    "Stripe",
+                    "tag_payout",
+                    ::integ_runtime::http::Method::POST,
+                    &response,
+                    error,
+                )
+            })?;
+        Ok(value)
+    }
+}
+/// Daily reference exchange rates. It answers a request whose base is among
+/// the symbols with a rate of 1.
+#[derive(Clone)]
+pub struct Rates {
+    client: ::integ_runtime::http::ApiClient,
+    endpoints: [::integ_runtime::http::EndpointOptions; 1],
+}
+impl Rates {
+    /// The api configured from the process's environment, as the program declares it.
+    pub fn from_env() -> Result<Rates, ::integ_runtime::http::ConfigError> {
+        Rates::configure(
+            &::integ_runtime::generated::Env::process(),
+            &::integ_runtime::generated::Redirects::default(),
+        )
+    }
+    /// The api at `base_url`, the rest of its configuration
+    /// (secrets too) read from `env`: for tests and local stand-ins.
+    pub fn with_base_url(
+        env: &::integ_runtime::generated::Env,
+        base_url: &str,
+    ) -> Result<Rates, ::integ_runtime::http::ConfigError> {
+        let mut redirects = ::integ_runtime::generated::Redirects::default();
+        redirects.base_urls.insert("Rates".to_owned(), base_url.to_owned());
+        Rates::configure(env, &redirects)
+    }
+    /// The api configured from `env`, with the base and token URLs of
+    /// `redirects` (by api name) in place of the declared ones.
+    pub fn configure(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+    ) -> Result<Rates, ::integ_runtime::http::ConfigError> {
+        Rates::connect(env, redirects, &mut ::std::collections::HashMap::new())
+    }
+    fn connect(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+        _shared: &mut ::std::collections::HashMap<
+            &'static str,
+            ::integ_runtime::http::SharedAuth,
+        >,
+    ) -> Result<Rates, ::integ_runtime::http::ConfigError> {
+        let base_url = match redirects.base_urls.get("Rates") {
+            Some(url) => ::std::clone::Clone::clone(url),
+            None => env.var("RATES_URL", Some("http://127.0.0.1:8087/v1"))?,
+        };
+        let mut config = ::integ_runtime::http::ApiConfig::new("Rates", base_url)
+            .policy(policies::default())
+            .errors(
+                vec![
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(404u16)],
+                    "NoRates")
+                ],
+            )
+            .auth(
+                ::integ_runtime::http::SharedAuth::new(::integ_runtime::http::Auth::ApiKey {
+                    location: ::integ_runtime::http::ApiKeyLocation::Query(
+                        String::from("access_key"),
+                    ),
+                    value: ::integ_runtime::http::Credential::Secret(
+                        ::integ_runtime::secret::Secret::new(
+                            env.secret("rates_access_key", "RATES_ACCESS_KEY")?,
+                        ),
+                    ),
+                }),
+            );
+        config = config
+            .rate_limit(
+                ::integ_runtime::http::Rate::new(
+                        5u32,
+                        ::std::time::Duration::from_millis(1000u64),
+                    )
+                    .with_burst(1u32),
+            );
+        let client = ::integ_runtime::http::ApiClient::new(config)
+            .map_err(|error| ::integ_runtime::http::ConfigError::new(
+                format!("`{}`: {}", "Rates", error.message()),
+            ))?;
+        let endpoints = [
+            ::integ_runtime::http::EndpointOptions::new("get_rates")
+                .errors(vec![])
+                .idempotent(false),
+        ];
+        Ok(Rates { client, endpoints })
+    }
+    /// The request of `Rates.get_rates`.
+    #[allow(clippy::ptr_arg)]
+    fn get_rates_request(
+        base: &String,
+        day: &::integ_runtime::Date,
+        symbols: &[String],
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/");
+        let path = path.param(::integ_runtime::generated::text(day));
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::GET,
+            )
+            .path(path);
+        builder = builder.query("base", ::integ_runtime::generated::text(base));
+        builder = builder
+            .query("symbols", ::integ_runtime::natives::strings::join(symbols, ","));
+        Ok(builder.build()?)
+    }
+    /// `GET get_rates`.
+    #[allow(clippy::ptr_arg)]
+    pub async fn get_rates(
+        &self,
+        base: &String,
+        day: &::integ_runtime::Date,
+        symbols: &[String],
+    ) -> Result<RateQuote, ::integ_runtime::generated::CallFailure> {
+        let request = Self::get_rates_request(base, day, symbols)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Rates",
+                "get_rates",
+                error,
+            ))?;
+        let response = self.client.send(request, &self.endpoints[0]).await?;
+        let value = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::Plain<RateQuote>,
+        >(&response.body, "body")
+            .map_err(::integ_runtime::EvalError::from)
+            .map_err(|error| {
+                ::integ_runtime::generated::client::decode_failure(
+                    "Rates",
+                    "get_rates",
+                    ::integ_runtime::http::Method::GET,
+                    &response,
+                    error,
+                )
+            })?;
+        Ok(value)
+    }
+}
+/// The accounting system's API. Every request is signed: HMAC-SHA256 over the
+/// method, path, a timestamp and the body's digest, sent base64-encoded.
+#[derive(Clone)]
+pub struct Ledger {
+    client: ::integ_runtime::http::ApiClient,
+    endpoints: [::integ_runtime::http::EndpointOptions; 3],
+}
+impl Ledger {
+    /// The api configured from the process's environment, as the program declares it.
+    pub fn from_env() -> Result<Ledger, ::integ_runtime::http::ConfigError> {
+        Ledger::configure(
+            &::integ_runtime::generated::Env::process(),
+            &::integ_runtime::generated::Redirects::default(),
+        )
+    }
+    /// The api at `base_url`, the rest of its configuration
+    /// (secrets too) read from `env`: for tests and local stand-ins.
+    pub fn with_base_url(
+        env: &::integ_runtime::generated::Env,
+        base_url: &str,
+    ) -> Result<Ledger, ::integ_runtime::http::ConfigError> {
+        let mut redirects = ::integ_runtime::generated::Redirects::default();
+        redirects.base_urls.insert("Ledger".to_owned(), base_url.to_owned());
+        Ledger::configure(env, &redirects)
+    }
+    /// The api configured from `env`, with the base and token URLs of
+    /// `redirects` (by api name) in place of the declared ones.
+    pub fn configure(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+    ) -> Result<Ledger, ::integ_runtime::http::ConfigError> {
+        Ledger::connect(env, redirects, &mut ::std::collections::HashMap::new())
+    }
+    fn connect(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+        _shared: &mut ::std::collections::HashMap<
+            &'static str,
+            ::integ_runtime::http::SharedAuth,
+        >,
+    ) -> Result<Ledger, ::integ_runtime::http::ConfigError> {
+        let base_url = match redirects.base_urls.get("Ledger") {
+            Some(url) => ::std::clone::Clone::clone(url),
+            None => env.var("LEDGER_URL", Some("http://127.0.0.1:8088/api/v2"))?,
+        };
+        let mut config = ::integ_runtime::http::ApiConfig::new("Ledger", base_url)
+            .policy(policies::ledger_writes())
+            .errors(
+                vec![
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(401u16)],
+                    "BadSignature"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(404u16)],
+                    "NotFound"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(409u16)],
+                    "AlreadyPosted"),
+                    ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Class(5u8)],
+                    "Unavailable")
+                ],
+            )
+            .auth(
+                ::integ_runtime::http::SharedAuth::new({
+                    let mut scheme = ::integ_runtime::http::HmacAuth::new(
+                        ::integ_runtime::secret::Secret::new(
+                            env.secret("ledger_signing_secret", "LEDGER_SIGNING_SECRET")?,
+                        ),
+                    );
+                    scheme.header = String::from("X-Ledger-Signature");
+                    scheme.algorithm = ::integ_runtime::http::HmacAlgorithm::Sha256;
+                    scheme.encoding = ::integ_runtime::http::SignatureEncoding::Base64;
+                    scheme.canonical = ::integ_runtime::http::Canonical::Template(
+                        ::integ_runtime::http::CanonicalTemplate::parse(
+                                &String::from(
+                                    "{method}\n{path}\n{timestamp}\n{body_sha256}",
+                                ),
+                            )
+                            .map_err(|error| ::integ_runtime::http::ConfigError::new(
+                                format!("{}: {}", "auth of `Ledger`", error.message()),
+                            ))?,
+                    );
+                    scheme.timestamp_header = Some(String::from("X-Ledger-Timestamp"));
+                    scheme.key_id = None;
+                    scheme.key_id_header = None;
+                    ::integ_runtime::http::Auth::Hmac(scheme)
+                }),
+            );
+        config = config
+            .header(
+                "X-Ledger-Key-Id",
+                ::integ_runtime::http::Credential::Secret(
+                    ::integ_runtime::secret::Secret::new(
+                        env.secret("ledger_key_id", "LEDGER_KEY_ID")?,
+                    ),
+                ),
+            );
+        let client = ::integ_runtime::http::ApiClient::new(config)
+            .map_err(|error| ::integ_runtime::http::ConfigError::new(
+                format!("`{}`: {}", "Ledger", error.message()),
+            ))?;
+        let endpoints = [
+            ::integ_runtime::http::EndpointOptions::new("post_entry")
+                .errors(
+                    vec![
+                        ::integ_runtime::http::ErrorArm::new(vec![::integ_runtime::http::StatusPattern::Exact(422u16)],
+                        "Unbalanced")
+                    ],
+                )
+                .idempotent(false),
+            ::integ_runtime::http::EndpointOptions::new("import_payout")
+                .errors(vec![])
+                .idempotent(false),
+            {
+                let policy = policies::standard();
+                let limits = ::integ_runtime::http::Limits::for_endpoint_policy(
+                    "Ledger.list_accounts",
+                    &policy,
+                )?;
+                ::integ_runtime::http::EndpointOptions::new("list_accounts")
+                    .errors(vec![])
+                    .idempotent(false)
+                    .policy(policy)
+                    .limits(::std::sync::Arc::new(limits))
+            },
+        ];
+        Ok(Ledger { client, endpoints })
+    }
+    /// The request of `Ledger.post_entry`.
+    fn post_entry_request(
+        entry: &JournalEntry,
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/journal-entries");
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::POST,
+            )
+            .path(path);
+        let mut bytes = Vec::new();
+        ::integ_runtime::wire::to_json::<
+            ::integ_runtime::wire::Plain<JournalEntry>,
+        >(entry, &mut bytes)?;
+        builder = builder.body(::integ_runtime::http::Body::json(bytes));
+        builder = builder
+            .idempotency_key(::integ_runtime::generated::text(&entry.external_id));
+        builder = builder.idempotency_header("X-Request-Id");
+        Ok(builder.build()?)
+    }
+    /// Reads an answer of `Ledger.post_entry`: its `select`.
+    fn post_entry_answer(
+        response: &::integ_runtime::http::Response,
+    ) -> Result<PostedEntry, ::integ_runtime::EvalError> {
+        let body: ::integ_runtime::Json = if response.body.is_empty() {
+            ::integ_runtime::Json::Null
+        } else {
+            ::integ_runtime::wire::json::<
+                ::integ_runtime::wire::Json,
+            >(&response.body, "body")?
+        };
+        ::integ_runtime::generated::from_json::<
+            ::integ_runtime::wire::Plain<PostedEntry>,
+        >(&::integ_runtime::generated::json_member(&body, "entry"), "body.entry")
+    }
+    /// `POST post_entry`.
+    pub async fn post_entry(
+        &self,
+        entry: &JournalEntry,
+    ) -> Result<PostedEntry, ::integ_runtime::generated::CallFailure> {
+        let request = Self::post_entry_request(entry)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Ledger",
+                "post_entry",
+                error,
+            ))?;
+        let response = self.client.send(request, &self.endpoints[0]).await?;
+        let value = Self::post_entry_answer(&response)
+            .map_err(|error| {
+                ::integ_runtime::generated::client::decode_failure(
+                    "Ledger",
+                    "post_entry",
+                    ::integ_runtime::http::Method::POST,
+                    &response,
+                    error,
+                )
+            })?;
+        Ok(value)
+    }
+    /// The request of `Ledger.import_payout`.
+    fn import_payout_request(
+        batch: &PayoutBatch,
+    ) -> Result<::integ_runtime::http::Request, ::integ_runtime::EvalError> {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/bank/imports");
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::POST,
+            )
+            .path(path);
+        builder = builder.header("X-Import-Format", "payout-batch/1");
+        builder = builder
+            .body(
+                ::integ_runtime::generated::client::xml_body(
+                    ::integ_runtime::generated::to_json::<
+                        ::integ_runtime::wire::Plain<PayoutBatch>,
+                    >(batch)?,
+                    "PayoutBatch",
+                )?,
+            );
+        builder = builder
+            .idempotency_key({
+                let mut text = String::new();
+                text.push_str("payout-");
+                text.push_str(batch.payout_id.as_str());
+                text
+            });
+        builder = builder.idempotency_header("X-Request-Id");
+        Ok(builder.build()?)
+    }
+    /// `POST import_payout`.
+    pub async fn import_payout(
+        &self,
+        batch: &PayoutBatch,
+    ) -> Result<ImportReceipt, ::integ_runtime::generated::CallFailure> {
+        let request = Self::import_payout_request(batch)
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Ledger",
+                "import_payout",
+                error,
+            ))?;
+        let response = self.client.send(request, &self.endpoints[1]).await?;
+        let value = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::Plain<ImportReceipt>,
+        >(&response.body, "body")
+            .map_err(::integ_runtime::EvalError::from)
+            .map_err(|error| {
+                ::integ_runtime::generated::client::decode_failure(
+                    "Ledger",
+                    "import_payout",
+                    ::integ_runtime::http::Method::POST,
+                    &response,
+                    error,
+                )
+            })?;
+        Ok(value)
+    }
+    /// The request of `Ledger.list_accounts`.
+    fn list_accounts_request() -> Result<
+        ::integ_runtime::http::Request,
+        ::integ_runtime::EvalError,
+    > {
+        let path = ::integ_runtime::http::PathTemplate::new();
+        let path = path.literal("/accounts");
+        let mut builder = ::integ_runtime::http::Request::builder(
+                ::integ_runtime::http::Method::GET,
+            )
+            .path(path);
+        builder = builder.query("active", ::integ_runtime::generated::text(&true));
+        Ok(builder.build()?)
+    }
+    /// Reads a page of `Ledger.list_accounts`: its records, and what the pagination needs.
+    fn list_accounts_page(
+        response: &::integ_runtime::http::Response,
+    ) -> Result<
+        (Vec<Account>, ::integ_runtime::http::PageOutcome),
+        ::integ_runtime::EvalError,
+    > {
+        let body: AccountPage = ::integ_runtime::wire::json::<
+            ::integ_runtime::wire::Plain<AccountPage>,
+        >(&response.body, "body")?;
+        let page: Vec<_> = body.items.clone();
+        let mut outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+            .with_fingerprint(
+                ::integ_runtime::generated::client::fingerprint(&response.body),
+            );
+        outcome.stop = body.page >= body.total_pages;
+        Ok((page, outcome))
+    }
+    /// `GET list_accounts`.
+    ///
+    /// No request is sent until the first page is asked for.
+    pub fn list_accounts(
+        &self,
+    ) -> Result<
+        ::integ_runtime::generated::Pages<Account>,
+        ::integ_runtime::generated::CallFailure,
+    > {
+        let request = Self::list_accounts_request()
+            .map_err(|error| ::integ_runtime::generated::client::eval_failure(
+                "Ledger",
+                "list_accounts",
+                error,
+            ))?;
+        let paging = ::integ_runtime::generated::Paging {
+            api: "Ledger",
+            endpoint: "list_accounts",
+            style: ::integ_runtime::http::PageStyle::Page {
+                param: String::from("page"),
+                start: 1u64,
+                size_param: Some(String::from("per_page")),
+                size: Some(100u64),
+            },
+            max_pages: 20u32,
+        };
+        Ok(
+            ::integ_runtime::generated::Pages::new(
+                &self.client,
+                &self.endpoints[2],
+                request,
+                paging,
+                Self::list_accounts_page,
+            ),
+        )
+    }
+}
+/// The policies the apis use, as the interpreter configures them.
+mod policies {
+    /// The policy `default`.
+    pub(super) fn default() -> ::integ_runtime::http::Policy {
+        ::integ_runtime::http::Policy {
+            timeout: ::std::time::Duration::from_millis(20000u64),
+            deadline: None,
+            attempts: 4u32,
+            backoff: ::integ_runtime::http::Backoff::Exponential {
+                base: ::std::time::Duration::from_millis(500u64),
+                max: ::std::time::Duration::from_millis(30000u64),
+                factor: 2u32,
+            },
+            jitter: ::integ_runtime::http::Jitter::Equal,
+            retry_on: vec![
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(429u16)),
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(500u16)),
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(502u16)),
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(503u16)),
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(504u16)),
+                ::integ_runtime::http::RetryOn::Timeout,
+                ::integ_runtime::http::RetryOn::Connection
+            ],
+            honor_retry_after: true,
+            circuit_breaker: Some(::integ_runtime::http::BreakerConfig {
+                failures: 8u32,
+                probe_after: ::std::time::Duration::from_millis(30000u64),
+                successes: 1u32,
+            }),
+            rate_limit: None,
+            concurrency: None,
+        }
+    }
+    /// The policy `ledger_writes`.
+    pub(super) fn ledger_writes() -> ::integ_runtime::http::Policy {
+        ::integ_runtime::http::Policy {
+            timeout: ::std::time::Duration::from_millis(15000u64),
+            deadline: Some(::std::time::Duration::from_millis(60000u64)),
+            attempts: 3u32,
+            backoff: ::integ_runtime::http::Backoff::Constant(
+                ::std::time::Duration::from_millis(2000u64),
+            ),
+            jitter: ::integ_runtime::http::Jitter::None,
+            retry_on: vec![
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(503u16)),
+                ::integ_runtime::http::RetryOn::Timeout,
+                ::integ_runtime::http::RetryOn::Connection
+            ],
+            honor_retry_after: false,
+            circuit_breaker: Some(::integ_runtime::http::BreakerConfig {
+                failures: 3u32,
+                probe_after: ::std::time::Duration::from_millis(60000u64),
+                successes: 1u32,
+            }),
+            rate_limit: Some(
+                ::integ_runtime::http::Rate::new(
+                        5u32,
+                        ::std::time::Duration::from_millis(1000u64),
+                    )
+                    .with_burst(1u32),
+            ),
+            concurrency: Some(1u32),
+        }
+    }
+    /// The policy `standard`.
+    pub(super) fn standard() -> ::integ_runtime::http::Policy {
+        ::integ_runtime::http::Policy {
+            timeout: ::std::time::Duration::from_millis(10000u64),
+            deadline: Some(::std::time::Duration::from_millis(120000u64)),
+            attempts: 5u32,
+            backoff: ::integ_runtime::http::Backoff::Exponential {
+                base: ::std::time::Duration::from_millis(200u64),
+                max: ::std::time::Duration::from_millis(20000u64),
+                factor: 2u32,
+            },
+            jitter: ::integ_runtime::http::Jitter::Full,
+            retry_on: vec![
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Exact(429u16)),
+                ::integ_runtime::http::RetryOn::Status(::integ_runtime::http::StatusPattern::Class(5u8)),
+                ::integ_runtime::http::RetryOn::Timeout,
+                ::integ_runtime::http::RetryOn::Connection
+            ],
+            honor_retry_after: true,
+            circuit_breaker: Some(::integ_runtime::http::BreakerConfig {
+                failures: 5u32,
+                probe_after: ::std::time::Duration::from_millis(30000u64),
+                successes: 1u32,
+            }),
+            rate_limit: None,
+            concurrency: None,
+        }
+    }
+}
+/// Every api of the program, connected; apis that name the same
+/// `auth` declaration share its credentials (and OAuth2 tokens).
+#[derive(Clone)]
+pub struct Apis {
+    /// `Stripe`.
+    pub stripe: Stripe,
+    /// `Rates`.
+    pub rates: Rates,
+    /// `Ledger`.
+    pub ledger: Ledger,
+}
+impl Apis {
+    /// Every api, configured from the process's environment.
+    pub fn from_env() -> Result<Apis, ::integ_runtime::http::ConfigError> {
+        Apis::configure(
+            &::integ_runtime::generated::Env::process(),
+            &::integ_runtime::generated::Redirects::default(),
+        )
+    }
+    /// Every api, configured from `env`, with the base and token URLs
+    /// of `redirects` in place of the declared ones.
+    pub fn configure(
+        env: &::integ_runtime::generated::Env,
+        redirects: &::integ_runtime::generated::Redirects,
+    ) -> Result<Apis, ::integ_runtime::http::ConfigError> {
+        let mut shared = ::std::collections::HashMap::new();
+        Ok(Apis {
+            stripe: Stripe::connect(env, redirects, &mut shared)?,
+            rates: Rates::connect(env, redirects, &mut shared)?,
+            ledger: Ledger::connect(env, redirects, &mut shared)?,
+        })
+    }
 }
