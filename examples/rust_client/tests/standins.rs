@@ -1,0 +1,53 @@
+//! The example's typed sync against local stand-ins of the shop and the CRM
+//! (the same stand-ins as `integ mock`): the generated clients walk every
+//! page of the shop's orders, and the CRM stores one contact per order (and
+//! a deal per paid or refunded one) whose JSON is what the generated maps
+//! computed.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use integ_compiler::interp::standin::{StandInOptions, StandIns};
+use integ_compiler::interp::{Interpreter, Options};
+use integ_compiler::program::FsLoader;
+use integ_example_rust::shop_to_crm::{Apis, Order};
+use integ_example_rust::{deal_for, sync};
+use integ_runtime::generated::{Env, Redirects, serde_json};
+
+#[tokio::test]
+async fn the_typed_sync_upserts_every_order_into_the_crm_stand_in() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shop_to_crm/sync.integ");
+    let analysis =
+        integ_compiler::analyze(&root.to_string_lossy(), &mut FsLoader).unwrap_or_else(|error| panic!("{error}"));
+    let lowered = integ_compiler::ir::lower::lower(&analysis.program, &analysis.checked);
+    let interpreter = Interpreter::new(lowered, Options::default()).unwrap_or_else(|error| panic!("{error}"));
+    // Pages of 2 orders: the client walks several pages.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shop_to_crm/fixtures");
+    let options = StandInOptions { page_size: 2, fixtures: Some(fixtures), ..StandInOptions::default() };
+    let stand_ins = StandIns::start(Arc::clone(&interpreter.program), Arc::clone(&interpreter.schema), options)
+        .await
+        .unwrap_or_else(|error| panic!("stand-ins: {error}"));
+    let served = stand_ins.redirects();
+    let redirects = Redirects { base_urls: served.base_urls, token_urls: served.token_urls };
+    // Stand-ins take any credential.
+    let env = Env::from_pairs([("SHOP_TOKEN", "t"), ("CRM_CLIENT_ID", "id"), ("CRM_CLIENT_SECRET", "secret")]);
+    let apis = Apis::configure(&env, &redirects).unwrap_or_else(|error| panic!("{}", error.message()));
+
+    let synced = sync(&apis).await.unwrap_or_else(|error| panic!("sync: {error}"));
+
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shop_to_crm/fixtures/Shop.list_orders.json");
+    let text = std::fs::read_to_string(&fixture).unwrap_or_else(|error| panic!("{error}"));
+    let orders: Vec<Order> = serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}"));
+    assert!(orders.len() > 2, "the fixture has several pages of orders");
+    assert_eq!(synced.orders, orders.len());
+    assert_eq!(stand_ins.stats("Shop.list_orders").requests, orders.len().div_ceil(2) as u64);
+    let contacts = stand_ins.writes("Crm.upsert_contact");
+    assert_eq!(contacts.len(), orders.len());
+    for (order, write) in orders.iter().zip(&contacts) {
+        let expected = integ_example_rust::shop_to_crm::to_contact(order).unwrap_or_else(|error| panic!("{error}"));
+        let stored: serde_json::Value = serde_json::from_slice(&write.body).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(stored, serde_json::to_value(&expected).unwrap_or_default());
+    }
+    let deals = orders.iter().filter_map(|order| deal_for(order).ok().flatten()).count();
+    assert_eq!((synced.deals, stand_ins.writes("Crm.upsert_deal").len()), (deals, deals));
+}
