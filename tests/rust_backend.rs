@@ -16,6 +16,8 @@ fn integ() -> Command {
 const GOLDEN: &[(&str, &str)] = &[
     ("basics", "tests/golden/programs/basics.integ"),
     ("natives", "tests/golden/programs/natives.integ"),
+    ("edges", "tests/golden/programs/edges.integ"),
+    ("no_maps", "tests/golden/programs/no_maps.integ"),
     ("shop_to_crm", "examples/shop_to_crm/sync.integ"),
     ("github_to_chat", "examples/github_to_chat/notify.integ"),
     ("stripe_to_ledger", "examples/stripe_to_ledger/export.integ"),

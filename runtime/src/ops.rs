@@ -139,9 +139,22 @@ pub fn duration_scale(op: Op, a: Duration, n: i64) -> Result<Duration, EvalError
     Ok(Duration { millis })
 }
 
+/// The order of two Floats for `<`, `<=`, `>` and `>=`: a NaN operand does
+/// not order, a run-time error as in the interpreter ([`crate::Value::compare`]).
+pub fn float_order(a: f64, b: f64) -> Result<std::cmp::Ordering, EvalError> {
+    a.partial_cmp(&b).ok_or_else(|| EvalError::Other("cannot order a Float and a Float".to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nan_does_not_order() {
+        assert_eq!(float_order(1.0, 2.0), Ok(std::cmp::Ordering::Less));
+        assert!(float_order(f64::NAN, 2.0).is_err());
+        assert!(float_order(0.0, f64::NAN).is_err());
+    }
 
     #[test]
     fn ints_check_overflow_and_zero() {

@@ -585,7 +585,13 @@ impl<'g, 'a> ApiGen<'g, 'a> {
             };
             string_param |= matches!(ty, Ty::String);
             let ident = body.bind(slot as u32, param, ty.clone(), Form::Ref);
-            params.push(quote!(#ident: &#rust));
+            if super::reads_local(self.generator.program, &request_exprs(endpoint), slot as u32) {
+                params.push(quote!(#ident: &#rust));
+            } else {
+                // A parameter the request never reads (the checker warns about it).
+                let unused = format_ident!("_{}", param);
+                params.push(quote!(#unused: &#rust));
+            }
             args.push(quote!(#ident));
             // A parameter with a default is optional: `None` takes the default.
             match endpoint.defaults.get(slot).cloned().flatten() {
@@ -1022,6 +1028,26 @@ impl<'g, 'a> ApiGen<'g, 'a> {
             Ok((page, outcome))
         })
     }
+}
+
+/// The expressions the request of `endpoint` is built from: path, query,
+/// headers, body and idempotency key.
+fn request_exprs(endpoint: &ir_api::Endpoint) -> Vec<&Expr> {
+    let mut exprs = Vec::new();
+    for part in &endpoint.path {
+        if let ir_api::PathPart::Value(expr, _) = part {
+            exprs.push(expr);
+        }
+    }
+    exprs.extend(endpoint.query.iter().map(|(_, expr, _)| expr));
+    exprs.extend(endpoint.headers.iter().map(|(_, expr)| expr));
+    if let Some(ir_api::Body::Json(expr, _) | ir_api::Body::Form(expr, _) | ir_api::Body::Xml(expr, _, _)) =
+        &endpoint.body
+    {
+        exprs.push(expr);
+    }
+    exprs.extend(endpoint.idempotency_key.iter());
+    exprs
 }
 
 fn doc_of(generator: &Generator<'_>, endpoint: &ir_api::Endpoint) -> TokenStream {

@@ -164,7 +164,13 @@ pub(super) fn function(generator: &Generator<'_>, function: &ir::Function) -> Re
             other => body.rust_type(other)?,
         };
         let ident = body.bind(position as u32, param, ty.clone(), Form::Ref);
-        params.push(quote!(#ident: &#rust));
+        if super::reads_local(generator.program, &[&function.body], position as u32) {
+            params.push(quote!(#ident: &#rust));
+        } else {
+            // A parameter the body never reads (the checker warns about it).
+            let unused = quote::format_ident!("_{}", param);
+            params.push(quote!(#unused: &#rust));
+        }
     }
     let result_ty = body.rust_type(&function.result)?;
     let (statements, result) = match &function.body {
@@ -343,9 +349,13 @@ impl Body<'_, '_> {
                 let name = self.slot_name(*slot);
                 let ident = self.bind(*slot, &name, inner, form);
                 let then = self.expr(then, None)?;
-                let optional = then.ty.is_optional();
-                let ty = if optional { then.ty.clone() } else { then.ty.clone().optional() };
+                // A Json `null` is `none` to `??`, `== none` and `?.` (as in the
+                // interpreter): the chain gives `None` rather than `Some(null)`.
+                let json = then.ty == Ty::Json;
+                let optional = then.ty.is_optional() || json;
+                let ty = if then.ty.is_optional() { then.ty.clone() } else { then.ty.clone().optional() };
                 let owned = then.owned();
+                let owned = if json { quote!(#rt::generated::json_non_null(#owned)) } else { owned };
                 if has_try(&owned) || base.ty == Ty::Json {
                     // `?` cannot leave a closure: a `match` it is.
                     let value = if optional { owned } else { quote!(Some(#owned)) };
@@ -409,7 +419,7 @@ impl Body<'_, '_> {
                 for code in codes {
                     values.push(self.coerce(code, &element)?.owned());
                 }
-                let tokens = if values.is_empty() { quote!(Vec::new()) } else { quote!(vec![#(#values),*]) };
+                let tokens = list_tokens(&values);
                 Code::owned_value(tokens, Ty::List(Box::new(element)), true)
             }
             Expr::Map(entries) => {
@@ -432,11 +442,21 @@ impl Body<'_, '_> {
                     let value = self.coerce(code, &element)?.owned();
                     values.push(quote!((String::from(#key), #value)));
                 }
-                let tokens = if values.is_empty() { quote!(Vec::new()) } else { quote!(vec![#(#values),*]) };
+                let tokens = list_tokens(&values);
                 Code::owned_value(tokens, Ty::Map(Box::new(element)), true)
             }
             Expr::Interpolate(parts) => self.interpolate(parts)?,
             Expr::Unary { op, operand } => {
+                if *op == UnaryOp::Not {
+                    // `!!b` is `b`; `!(a == b)` is `a != b`, `!(a < b)` is `a >= b`
+                    // (a NaN does not order at all): clippy's `nonminimal_bool`.
+                    if let Expr::Unary { op: UnaryOp::Not, operand: inner } = &**operand {
+                        return self.expr(inner, expected);
+                    }
+                    if let Some(flipped) = negated(operand) {
+                        return self.expr(&flipped, expected);
+                    }
+                }
                 let operand = self.expr(operand, None)?;
                 let value = operand.owned();
                 let value = if operand.form == Form::Owned && !operand.atomic { quote!((#value)) } else { value };
@@ -487,6 +507,12 @@ impl Body<'_, '_> {
                 let then = self.coerce(then, &ty)?.owned();
                 let otherwise = self.coerce(otherwise, &ty)?.owned();
                 let condition = condition.owned();
+                if then.to_string() == otherwise.to_string() {
+                    // Both branches alike (clippy's `if_same_then_else`); the
+                    // condition still runs when it can fail.
+                    let tokens = if has_try(&condition) { quote!({ let _ = #condition; #then }) } else { then };
+                    return Ok(Code::owned_value(tokens, ty, false));
+                }
                 Code::owned_value(quote!(if #condition { #then } else { #otherwise }), ty, false)
             }
             Expr::Match { scrutinee, arms } => self.match_expr(scrutinee, arms, expected)?,
@@ -616,6 +642,21 @@ impl Body<'_, '_> {
             Eq | Ne => {
                 let tokens = self.equality(&lhs, &rhs, op == Ne)?;
                 return Ok(Code::owned_value(tokens, Ty::Bool, false));
+            }
+            Lt | Le | Gt | Ge if matches!((&lhs.ty, &rhs.ty), (Ty::Float, _) | (_, Ty::Float)) => {
+                // A NaN does not order: an error, as in the interpreter.
+                let (lhs, rhs) = self.numeric_pair(lhs, rhs)?;
+                let (a, b) = (lhs.owned(), rhs.owned());
+                let test = match op {
+                    Lt => quote!(is_lt),
+                    Le => quote!(is_le),
+                    Gt => quote!(is_gt),
+                    _ => quote!(is_ge),
+                };
+                return Ok(Code::tried(
+                    quote!(#rt::ops::float_order(#a, #b).map(::std::cmp::Ordering::#test)),
+                    Ty::Bool,
+                ));
             }
             Lt | Le | Gt | Ge => {
                 let (lhs, rhs) = self.numeric_pair(lhs, rhs)?;
@@ -835,9 +876,16 @@ impl Body<'_, '_> {
         let mut covered = Vec::new();
         let mut exhaustive = false;
         let mut rust_arms = Vec::new();
+        // Patterns already matched by an earlier arm: the interpreter takes
+        // the first arm that matches, so a later copy (which the checker
+        // warns about) is left out rather than tripping `unreachable_patterns`.
+        let mut seen: Vec<String> = Vec::new();
         for (arm, value) in arms.iter().zip(values) {
             let mut patterns = Vec::new();
             for pattern in &arm.patterns {
+                if exhaustive {
+                    break;
+                }
                 let tokens = match pattern {
                     Pattern::Wildcard => {
                         exhaustive = true;
@@ -868,9 +916,22 @@ impl Body<'_, '_> {
                         if optional { quote!(Some(#name::#variant)) } else { quote!(#name::#variant) }
                     }
                 };
-                patterns.push(tokens);
+                let text = tokens.to_string();
+                if !seen.contains(&text) {
+                    seen.push(text);
+                    patterns.push(tokens);
+                }
+            }
+            if patterns.is_empty() {
+                continue;
             }
             let value = self.coerce(value, &ty)?.owned();
+            if rust_arms.is_empty() && exhaustive {
+                // `match x { _ => value }` is the value (clippy's `match_single_binding`);
+                // the scrutinee still runs when it can fail.
+                let tokens = quote!({ let _ = #head; #value });
+                return Ok(Code::owned_value(tokens, ty, false));
+            }
             rust_arms.push(quote!(#(#patterns)|* => #value,));
         }
         if let Ty::Enum(id) = &base {
@@ -881,7 +942,8 @@ impl Body<'_, '_> {
             }
         }
         if matches!(base, Ty::Bool) {
-            exhaustive = exhaustive || (rust_arms.len() >= 2 && !optional);
+            let all = if optional { &["Some (true)", "Some (false)", "None"][..] } else { &["true", "false"][..] };
+            exhaustive = exhaustive || all.iter().all(|pattern| seen.iter().any(|seen| seen == pattern));
         }
         let fallback = if exhaustive {
             quote!()
@@ -958,6 +1020,19 @@ impl Body<'_, '_> {
         }
         Ok(match (&code.ty, target) {
             (Ty::None, Ty::Optional(_)) => Code { ty: target.clone(), ..code },
+            // `none` and a Json `null` are one value to the interpreter.
+            (Ty::None, Ty::Json) => Code::owned_value(quote!(#rt::Json::Null), Ty::Json, true),
+            (Ty::Optional(inner), Ty::Json) if **inner == Ty::Json => {
+                let value = code.owned();
+                let value = if code.atomic { value } else { quote!((#value)) };
+                Code::owned_value(quote!(#value.unwrap_or_default()), Ty::Json, true)
+            }
+            // A typed value where Json is wanted (`j?.a ?? "default"`): its JSON.
+            (_, Ty::Json) if !code.ty.has_vars() && !code.ty.contains_error() => {
+                let format = self.format_marker(&code.ty)?;
+                let value = code.borrow();
+                Code::tried(quote!(#rt::generated::to_json::<#format>(#value)), Ty::Json)
+            }
             (Ty::Optional(inner), target)
                 if !target.is_optional() && **inner == *target
                     || matches!(target, Ty::Record(_)) && code.ty.is_optional() =>
@@ -998,6 +1073,13 @@ impl Body<'_, '_> {
                 let value = code.owned();
                 Code::owned_value(quote!(#rt::Decimal::from(#value)), Ty::Decimal, true)
             }
+            (Ty::Int, Ty::Float) if int_literal_value(&code).is_some() => {
+                // `7f64`, not `7i64 as f64` (clippy's `unnecessary_cast`).
+                let value = int_literal_value(&code).unwrap_or_default() as f64;
+                let literal = Lit::f64_suffixed(value.abs());
+                let tokens = if value < 0.0 { quote!(-#literal) } else { quote!(#literal) };
+                Code::owned_value(tokens, Ty::Float, value >= 0.0)
+            }
             (Ty::Int, Ty::Float) => {
                 let value = operand(&code);
                 Code::owned_value(quote!(#value as f64), Ty::Float, false)
@@ -1005,6 +1087,42 @@ impl Body<'_, '_> {
             (Ty::String, Ty::String) | (Ty::Secret, Ty::String) => code,
             _ => code,
         })
+    }
+}
+
+/// `!(a op b)` as one comparison, for an `op` that has an opposite.
+fn negated(expr: &Expr) -> Option<Expr> {
+    use BinaryOp::*;
+    let Expr::Binary { op, lhs, rhs } = expr else { return None };
+    let op = match op {
+        Eq => Ne,
+        Ne => Eq,
+        Lt => Ge,
+        Le => Gt,
+        Gt => Le,
+        Ge => Lt,
+        _ => return None,
+    };
+    Some(Expr::Binary { op, lhs: lhs.clone(), rhs: rhs.clone() })
+}
+
+/// A `Vec` of `values`: `vec![...]`, or `Vec::from([...])` when an item
+/// holds an `if`, whose `else` prettyplease would print unformatted inside
+/// a macro (clippy's `suspicious_else_formatting`).
+fn list_tokens(values: &[TokenStream]) -> TokenStream {
+    fn has_else(tokens: &TokenStream) -> bool {
+        tokens.clone().into_iter().any(|tree| match tree {
+            proc_macro2::TokenTree::Ident(ident) => ident == "else",
+            proc_macro2::TokenTree::Group(group) => has_else(&group.stream()),
+            _ => false,
+        })
+    }
+    if values.is_empty() {
+        quote!(Vec::new())
+    } else if values.iter().any(has_else) {
+        quote!(Vec::from([#(#values),*]))
+    } else {
+        quote!(vec![#(#values),*])
     }
 }
 
@@ -1032,11 +1150,41 @@ fn is_cheap(code: &Code) -> bool {
     match code.form {
         Form::Owned => {
             let text = code.tokens.to_string();
-            code.atomic && !text.contains('(') && !text.contains('!') && !text.contains('{') || text == "None"
+            code.atomic && !text.contains('(') && !text.contains('!') && !text.contains('{')
+                || text == "None"
+                || has_no_call(&code.tokens)
         }
         Form::Place | Form::Ref => is_copy(&code.ty),
         Form::Str => false,
     }
+}
+
+/// Whether `tokens` call nothing (no function, method or macro, no `?`, no
+/// `let`): an `if` or `match` over fields and literals, which clippy's
+/// `unnecessary_lazy_evaluations` wants evaluated eagerly.
+fn has_no_call(tokens: &TokenStream) -> bool {
+    use proc_macro2::{Delimiter, TokenTree};
+    let mut previous: Option<TokenTree> = None;
+    for tree in tokens.clone() {
+        match &tree {
+            TokenTree::Punct(punct) if matches!(punct.as_char(), '!' | '?') => return false,
+            TokenTree::Ident(ident) if ident == "let" => return false,
+            TokenTree::Group(group) => {
+                let call = group.delimiter() == Delimiter::Parenthesis
+                    && match &previous {
+                        Some(TokenTree::Ident(ident)) => ident != "Some" && ident != "match" && ident != "if",
+                        Some(TokenTree::Punct(punct)) => punct.as_char() == '>',
+                        _ => false,
+                    };
+                if call || !has_no_call(&group.stream()) {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+        previous = Some(tree);
+    }
+    true
 }
 
 /// Whether `tokens` are the type's default value (`false`, `0`, `""`, an empty list).
@@ -1053,6 +1201,20 @@ fn is_empty_literal(code: &Code) -> bool {
 fn operand(code: &Code) -> TokenStream {
     let value = code.owned();
     if code.atomic || code.form == Form::Str { value } else { quote!((#value)) }
+}
+
+/// The value of `code` when it is an Int literal ([`int_literal`]'s tokens).
+fn int_literal_value(code: &Code) -> Option<i64> {
+    if code.ty != Ty::Int || code.form != Form::Owned {
+        return None;
+    }
+    let text = code.tokens.to_string().replace(' ', "");
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.as_str()),
+    };
+    let value: i64 = digits.strip_suffix("i64")?.parse().ok()?;
+    Some(if negative { -value } else { value })
 }
 
 fn int_literal(value: i64) -> Code {

@@ -512,15 +512,27 @@ impl<'a> Generator<'a> {
                 })(),
             });
         }
+        // Without maps of one input, a body that names neither argument
+        // (a `match` of one arm would trip clippy).
+        let body = if arms.is_empty() {
+            quote! {
+                let _ = (name, input);
+                None
+            }
+        } else {
+            quote! {
+                Some(match name {
+                    #(#arms)*
+                    _ => return None,
+                })
+            }
+        };
         Ok(quote! {
             /// Runs the map of one input named `name` on a JSON document, giving
             /// the output's JSON as `integ map` writes it; `None` when there is
             /// no such map.
             pub fn map_json(name: &str, input: &[u8]) -> Option<Result<Vec<u8>, #rt::EvalError>> {
-                Some(match name {
-                    #(#arms)*
-                    _ => return None,
-                })
+                #body
             }
         })
     }
@@ -658,6 +670,16 @@ fn endpoint_exprs(endpoint: &ir::api::Endpoint) -> Vec<&Expr> {
         }
     }
     exprs
+}
+
+/// Whether any of `exprs` (lambdas' bodies included) reads local `slot`:
+/// a parameter nothing reads is named `_name` in generated code.
+fn reads_local(program: &ir::Program, exprs: &[&Expr], slot: u32) -> bool {
+    let mut found = false;
+    for expr in exprs {
+        walk(program, expr, &mut |expr| found |= matches!(expr, Expr::Local(read) if *read == slot));
+    }
+    found
 }
 
 fn calls_in(program: &ir::Program, expr: &Expr, out: &mut Vec<u32>) {

@@ -13,11 +13,15 @@
 #[rustfmt::skip]
 pub mod basics;
 #[rustfmt::skip]
+pub mod edges;
+#[rustfmt::skip]
 pub mod github_to_chat;
 #[rustfmt::skip]
 pub mod map_orders;
 #[rustfmt::skip]
 pub mod natives;
+#[rustfmt::skip]
+pub mod no_maps;
 #[rustfmt::skip]
 pub mod shop_to_crm;
 #[rustfmt::skip]

@@ -27,6 +27,7 @@ fn programs() -> Vec<(&'static str, &'static str, Generated)> {
     vec![
         ("basics", "programs/basics.integ", integ_golden::basics::map_json),
         ("natives", "programs/natives.integ", integ_golden::natives::map_json),
+        ("edges", "programs/edges.integ", integ_golden::edges::map_json),
         ("shop_to_crm", "../../examples/shop_to_crm/sync.integ", integ_golden::shop_to_crm::map_json),
         ("github_to_chat", "../../examples/github_to_chat/notify.integ", integ_golden::github_to_chat::map_json),
         ("stripe_to_ledger", "../../examples/stripe_to_ledger/export.integ", integ_golden::stripe_to_ledger::map_json),
