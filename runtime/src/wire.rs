@@ -162,6 +162,9 @@ fn document<'de, F: Format, R: serde_json::de::Read<'de>>(
 /// [`encode::json`] does (the same bytes, the same errors). On an error,
 /// `out` may hold part of the document.
 pub fn to_json<F: Format>(value: &F::Value, out: &mut Vec<u8>) -> Result<(), EvalError> {
+    // Room for a small document at once, as `serde_json::to_vec` makes: a
+    // new vector would otherwise grow five or six times for a record.
+    out.reserve(128);
     F::serialize(value, &mut serde_json::Serializer::new(&mut *out))
         .map_err(|error| EvalError::Encode(error.to_string()))
 }
@@ -1906,6 +1909,34 @@ mod tests {
                 (Err(_), Err(_)) => {}
                 _ => panic!("{document}: dynamic {dynamic:?}, wire {:?}", wired.as_ref().map(to_value)),
             }
+        }
+    }
+
+    /// A UTF-8 document is read as text, any other as bytes: both readers
+    /// give the same values and the same errors at the same places.
+    #[test]
+    fn text_and_bytes_read_alike() {
+        fn both<F: Format>(input: &str) -> (Result<F::Value, DecodeError>, Result<F::Value, DecodeError>) {
+            let bytes = input.as_bytes();
+            let as_text = json::<F>(bytes, "body");
+            let as_bytes = document::<F, _>(serde_json::Deserializer::from_slice(bytes))
+                .map_err(|error| decode_error(&error, bytes, "body"));
+            (as_text, as_bytes)
+        }
+        let inputs = [
+            r#"["a", null, "é\u00e9", "\ud83d\ude00"]"#,
+            "[\n  \"ü\",\n  1\n]",
+            "[\"ü\", \"x\"\n, ]",
+            r#"["\ud800"]"#,
+            "[\"tab\there\"]",
+            r#"{"a": "b"}"#,
+            "[\"",
+        ];
+        for input in inputs {
+            let (as_text, as_bytes) = both::<List<Opt<String>>>(input);
+            assert_eq!(as_text, as_bytes, "{input}");
+            let (as_text, as_bytes) = both::<List<Int>>(input);
+            assert_eq!(as_text.map_err(|error| error.message), as_bytes.map_err(|error| error.message), "{input}");
         }
     }
 
