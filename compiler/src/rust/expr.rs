@@ -21,7 +21,8 @@ pub(super) enum Form {
     Place,
     /// A reference to a value of the type (a parameter, a lambda's parameter).
     Ref,
-    /// A string literal (`"text"`, a `&'static str`).
+    /// A `&str` of a String value: a literal (`"text"`), or a borrow that
+    /// lives as long as the expression (`s.trim()`, `s.as_deref().unwrap_or("")`).
     Str,
 }
 
@@ -828,6 +829,19 @@ impl Body<'_, '_> {
         };
         if rhs.ty == Ty::None {
             return Ok(lhs);
+        }
+        // `s ?? "text"` on a String place borrows: `s.as_deref().unwrap_or("text")`
+        // is a `&str`, copied only where an owned String is wanted.
+        if *inner == Ty::String && rhs.form == Form::Str && lhs.form != Form::Owned {
+            let value = lhs.paren();
+            let fallback = &rhs.tokens;
+            return Ok(Code {
+                tokens: quote!(#value.as_deref().unwrap_or(#fallback)),
+                form: Form::Str,
+                ty: Ty::String,
+                atomic: true,
+                tried: None,
+            });
         }
         let ty = if rhs.ty.is_optional() { lhs.ty.clone() } else { unify(&inner, &rhs.ty) };
         let lhs = self.coerce(lhs, &if ty.is_optional() { ty.clone() } else { ty.clone().optional() })?;

@@ -360,6 +360,54 @@ pub(super) fn call(
     if !supported(name) {
         return Err(not_supported(body, name));
     }
+    // `len(filter(xs, f))` counts without copying the kept elements.
+    if name == "len"
+        && let [Expr::Call { callee: Callee::Native(inner), args: inner_args }] = args
+        && inner == "filter"
+    {
+        return call(body, "count", inner_args, expected);
+    }
+    // `sum(map(xs, f))` adds as it goes, without the intermediate list.
+    if name == "sum"
+        && let [inner_call @ Expr::Call { callee: Callee::Native(inner), .. }] = args
+        && inner == "map"
+    {
+        let mapped = body.expr(inner_call, None)?;
+        if let (Ty::List(item), Some(tried)) = (&mapped.ty, &mapped.tried)
+            && matches!(**item, Ty::Int | Ty::Float | Ty::Decimal)
+        {
+            let text = tried.to_string();
+            if let Some(rest) = text.strip_prefix(":: integ_runtime :: natives :: lists :: map (") {
+                let fused: TokenStream = format!(":: integ_runtime :: natives :: lists :: sum_by ({rest}")
+                    .parse()
+                    .map_err(|error| GenError::Syntax(format!("sum: {error}")))?;
+                return Ok(Code {
+                    tokens: quote!(#fused?),
+                    form: Form::Owned,
+                    ty: (**item).clone(),
+                    atomic: true,
+                    tried: Some(fused),
+                });
+            }
+        }
+    }
+    // Trimming borrows: `s.trim()` is a `&str` into `s`, copied only where an
+    // owned String is wanted (`lower(trim(s))` allocates once).
+    if let ("trim" | "trim_start" | "trim_end", [arg]) = (name, args) {
+        let code = body.expr(arg, Some(&Ty::String))?;
+        let code = body.coerce(code, &Ty::String)?;
+        if code.ty == Ty::String {
+            let text = code.as_str();
+            let method = quote::format_ident!("{}", name);
+            return Ok(Code {
+                tokens: quote!(#text.#method()),
+                form: Form::Str,
+                ty: Ty::String,
+                atomic: true,
+                tried: None,
+            });
+        }
+    }
     let Some(plain) = template(name, Subject::Plain) else {
         return Err(not_supported(body, name));
     };

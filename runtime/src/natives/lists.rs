@@ -253,6 +253,12 @@ pub fn sum<T: Numeric>(items: &[T]) -> Result<T, EvalError> {
     items.iter().try_fold(T::zero(), |total, item| total.add(*item))
 }
 
+/// `sum(map(items, f))` without the intermediate list (generated code): the
+/// same total, overflow and errors, element by element.
+pub fn sum_by<T, N: Numeric>(items: &[T], mut f: impl FnMut(&T) -> Result<N, EvalError>) -> Result<N, EvalError> {
+    items.iter().try_fold(N::zero(), |total, item| total.add(f(item)?))
+}
+
 /// The first smallest element.
 pub fn min_of<T: Comparable + Clone>(items: &[T]) -> Option<T> {
     let mut best = items.first()?;

@@ -87,3 +87,11 @@ numeric = [dict(natives_orders[0], payload=12, lines=[{"sku": "A", "quantity": 2
 natives_orders += numeric
 for name in ("strings", "numbers", "lists", "maps", "jsons"):
     write("natives", name, natives_orders)
+
+# The map benchmark's program, on the benchmark's own generator's first orders.
+import subprocess
+import sys
+generated = subprocess.run(
+    [sys.executable, str(ROOT / "benchmarks/map/generate.py"), "12"], capture_output=True, text=True, check=True
+).stdout
+write("map_orders", "to_contact", [json.loads(line) for line in generated.splitlines() if line.strip()])

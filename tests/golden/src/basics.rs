@@ -157,15 +157,13 @@ pub fn stage_for(n: &i64) -> Result<Stage, ::integ_runtime::EvalError> {
     Ok(if *n > 1i64 { Stage::RepeatCustomer } else { Stage::Lead })
 }
 pub fn to_out(o: &Order) -> Result<Out, ::integ_runtime::EvalError> {
-    let total: ::integ_runtime::Decimal = ::integ_runtime::natives::lists::sum(
-        &::integ_runtime::natives::lists::map(
-            &o.items,
-            |i| ::integ_runtime::ops::decimal(
-                ::integ_runtime::ops::Op::Mul,
-                i.price,
-                ::integ_runtime::Decimal::from(i.qty),
-            ),
-        )?,
+    let total: ::integ_runtime::Decimal = ::integ_runtime::natives::lists::sum_by(
+        &o.items,
+        |i| ::integ_runtime::ops::decimal(
+            ::integ_runtime::ops::Op::Mul,
+            i.price,
+            ::integ_runtime::Decimal::from(i.qty),
+        ),
     )?;
     let key: String = {
         let mut text = String::new();
@@ -174,14 +172,7 @@ pub fn to_out(o: &Order) -> Result<Out, ::integ_runtime::EvalError> {
         text
     };
     let email: String = ::integ_runtime::natives::strings::lower(
-        ::integ_runtime::natives::strings::trim(
-                o
-                    .email
-                    .clone()
-                    .unwrap_or_else(|| String::from("none@example.com"))
-                    .as_str(),
-            )
-            .as_str(),
+        o.email.as_deref().unwrap_or("none@example.com").trim(),
     );
     let total_2: ::integ_runtime::Decimal = total;
     let count: i64 = ::integ_runtime::natives::lists::len(&o.items);

@@ -109,39 +109,39 @@ pub fn to_contact(o: &Order) -> Result<Contact, ::integ_runtime::EvalError> {
         text
     };
     let email: String = ::integ_runtime::natives::strings::lower(
-        ::integ_runtime::natives::strings::trim(o.email.as_str()).as_str(),
+        o.email.as_str().trim(),
     );
-    let full_name: String = ::integ_runtime::natives::strings::trim(
+    let full_name: String = String::from(
         {
             let mut text = String::new();
-            text.push_str(o.customer.first_name.clone().unwrap_or_default().as_str());
+            text.push_str(o.customer.first_name.as_deref().unwrap_or(""));
             text.push(' ');
-            text.push_str(o.customer.last_name.clone().unwrap_or_default().as_str());
+            text.push_str(o.customer.last_name.as_deref().unwrap_or(""));
             text
         }
-            .as_str(),
+            .as_str()
+            .trim(),
     );
     let country: String = ::integ_runtime::natives::strings::upper(
-        o.shipping_country.clone().unwrap_or_else(|| String::from("us")).as_str(),
+        o.shipping_country.as_deref().unwrap_or("us"),
     );
     let skus: Vec<String> = ::integ_runtime::natives::lists::map(
         &o.items,
         |i| Ok(i.sku.clone()),
     )?;
-    let item_count: i64 = ::integ_runtime::natives::lists::sum(
-        &::integ_runtime::natives::lists::map(&o.items, |i_2| Ok(i_2.quantity))?,
+    let item_count: i64 = ::integ_runtime::natives::lists::sum_by(
+        &o.items,
+        |i_2| Ok(i_2.quantity),
     )?;
     let lifetime_value: ::integ_runtime::Decimal = ::integ_runtime::ops::decimal(
         ::integ_runtime::ops::Op::Div,
         ::integ_runtime::natives::numbers::decimal(o.total_cents),
         ::integ_runtime::Decimal::from_i128_with_scale(100, 0u32),
     )?;
-    let big_items: i64 = ::integ_runtime::natives::lists::len(
-        &::integ_runtime::natives::lists::filter(
-            &o.items,
-            |i_3| Ok(i_3.price_cents > 5000i64),
-        )?,
-    );
+    let big_items: i64 = ::integ_runtime::natives::lists::count(
+        &o.items,
+        |i_3| Ok(i_3.price_cents > 5000i64),
+    )?;
     Ok(Contact {
         external_id,
         email,

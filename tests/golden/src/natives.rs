@@ -530,20 +530,16 @@ impl ::integ_runtime::natives::Comparable for Priority {
     }
 }
 pub fn strings(o: &Order) -> Result<Texts, ::integ_runtime::EvalError> {
-    let name: String = o.email.clone().unwrap_or_else(|| String::from("  Ana María  "));
+    let name: String = String::from(o.email.as_deref().unwrap_or("  Ana María  "));
     let a: String = {
         let mut text = String::new();
         ::integ_runtime::wire::Text::push_text(
             &::integ_runtime::natives::strings::char_count(name.as_str()),
             &mut text,
         );
-        text.push_str(::integ_runtime::natives::strings::trim(name.as_str()).as_str());
-        text.push_str(
-            ::integ_runtime::natives::strings::trim_start(name.as_str()).as_str(),
-        );
-        text.push_str(
-            ::integ_runtime::natives::strings::trim_end(name.as_str()).as_str(),
-        );
+        text.push_str(name.as_str().trim());
+        text.push_str(name.as_str().trim_start());
+        text.push_str(name.as_str().trim_end());
         text
     };
     let b: String = ::integ_runtime::ops::concat(
@@ -744,15 +740,13 @@ pub fn strings(o: &Order) -> Result<Texts, ::integ_runtime::EvalError> {
     })
 }
 pub fn numbers(o: &Order) -> Result<Numbers, ::integ_runtime::EvalError> {
-    let total: ::integ_runtime::Decimal = ::integ_runtime::natives::lists::sum(
-        &::integ_runtime::natives::lists::map(
-            &o.lines,
-            |l| ::integ_runtime::ops::decimal(
-                ::integ_runtime::ops::Op::Mul,
-                l.price,
-                ::integ_runtime::Decimal::from(l.quantity),
-            ),
-        )?,
+    let total: ::integ_runtime::Decimal = ::integ_runtime::natives::lists::sum_by(
+        &o.lines,
+        |l| ::integ_runtime::ops::decimal(
+            ::integ_runtime::ops::Op::Mul,
+            l.price,
+            ::integ_runtime::Decimal::from(l.quantity),
+        ),
     )?;
     let a: ::integ_runtime::Decimal = ::integ_runtime::ops::decimal(
         ::integ_runtime::ops::Op::Add,
@@ -894,13 +888,12 @@ pub fn numbers(o: &Order) -> Result<Numbers, ::integ_runtime::EvalError> {
             )?,
         )?,
         ::integ_runtime::natives::numbers::float(
-            ::integ_runtime::natives::lists::sum(
-                &::integ_runtime::natives::lists::map(&o.lines, |l_2| Ok(l_2.quantity))?,
-            )?,
+            ::integ_runtime::natives::lists::sum_by(&o.lines, |l_2| Ok(l_2.quantity))?,
         ),
     )?;
-    let k: ::integ_runtime::Decimal = ::integ_runtime::natives::lists::sum(
-        &::integ_runtime::natives::lists::map(&o.lines, |l_3| Ok(l_3.price))?,
+    let k: ::integ_runtime::Decimal = ::integ_runtime::natives::lists::sum_by(
+        &o.lines,
+        |l_3| Ok(l_3.price),
     )?;
     let l_4: ::integ_runtime::Json = match ::integ_runtime::generated::json_non_null(
         ::integ_runtime::natives::numbers::abs_of_json(&o.payload)?,

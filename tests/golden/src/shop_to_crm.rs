@@ -667,7 +667,7 @@ pub fn contact_key(o: &Order) -> Result<String, ::integ_runtime::EvalError> {
         } else {
             external_ref(
                 &String::from("shop-guest"),
-                &normalize_email(&o.email.clone().unwrap_or_default())?,
+                &normalize_email(&String::from(o.email.as_deref().unwrap_or("")))?,
             )?
         },
     )
@@ -678,11 +678,7 @@ pub fn contact_key(o: &Order) -> Result<String, ::integ_runtime::EvalError> {
 /// example: normalize_email("  Ana.Lima@Example.COM ") == "ana.lima@example.com"
 #[allow(clippy::ptr_arg)]
 pub fn normalize_email(s: &String) -> Result<String, ::integ_runtime::EvalError> {
-    Ok(
-        ::integ_runtime::natives::strings::lower(
-            ::integ_runtime::natives::strings::trim(s.as_str()).as_str(),
-        ),
-    )
+    Ok(::integ_runtime::natives::strings::lower(s.as_str().trim()))
 }
 /// International dialling code for numbers written without one.
 #[allow(clippy::ptr_arg)]
@@ -861,7 +857,9 @@ pub fn customer_to_contact(c: &Customer) -> Result<Contact, ::integ_runtime::Eva
         ::integ_runtime::natives::strings::nonblank(c.last_name.as_deref()),
         |n_2| Ok(::integ_runtime::natives::strings::title_case(n_2.as_str())),
     )?;
-    let email: String = normalize_email(&c.email.clone().unwrap_or_default())?;
+    let email: String = normalize_email(
+        &String::from(c.email.as_deref().unwrap_or("")),
+    )?;
     let external_id: String = customer_key(&c.id)?;
     let email_2: String = email.clone();
     let first_name: Option<String> = first.clone();

@@ -31,6 +31,7 @@ fn programs() -> Vec<(&'static str, &'static str, Generated)> {
         ("shop_to_crm", "../../examples/shop_to_crm/sync.integ", integ_golden::shop_to_crm::map_json),
         ("github_to_chat", "../../examples/github_to_chat/notify.integ", integ_golden::github_to_chat::map_json),
         ("stripe_to_ledger", "../../examples/stripe_to_ledger/export.integ", integ_golden::stripe_to_ledger::map_json),
+        ("map_orders", "../../benchmarks/map/orders.integ", integ_golden::map_orders::map_json),
     ]
 }
 
