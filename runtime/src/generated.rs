@@ -59,6 +59,21 @@ pub fn from_json<F: Format>(json: &serde_json::Value, root: &str) -> Result<F::V
     crate::wire::json::<F>(&bytes, root).map_err(EvalError::from)
 }
 
+/// Runs a generated map on one JSON document, as `integ map` does: the
+/// input decoded in format `I` (errors name it `input`), mapped, and the
+/// output encoded in format `O`. Each arm of a generated `map_json` is one
+/// call of it.
+pub fn map_json<I: Format, O: Format>(
+    input: &[u8],
+    map: impl FnOnce(&I::Value) -> Result<O::Value, EvalError>,
+) -> Result<Vec<u8>, EvalError> {
+    let input = crate::wire::json::<I>(input, "input")?;
+    let output = map(&input)?;
+    let mut json = Vec::new();
+    crate::wire::to_json::<O>(&output, &mut json)?;
+    Ok(json)
+}
+
 /// `json == value` for a typed value: equal when the value's JSON is.
 pub fn json_equals<F: Format>(json: &serde_json::Value, value: &F::Value) -> bool {
     to_json::<F>(value).is_ok_and(|encoded| encoded == *json)

@@ -974,26 +974,6 @@ impl<'g, 'a> ApiGen<'g, 'a> {
             exprs.push(&body_expr);
         }
         let bindings = self.bind_response(&mut body, endpoint, &exprs)?;
-        let page = {
-            let expr = records.unwrap_or(&body_expr);
-            let code = body.expr(expr, Some(&list))?;
-            match &code.ty {
-                Ty::Json => {
-                    let marker = body.format_marker(&list)?;
-                    let value = code.borrow();
-                    quote!(#rt::generated::from_json::<#marker>(#value, "body")?)
-                }
-                Ty::Optional(inner) if **inner == list => {
-                    let value = code.owned();
-                    quote!(#value.unwrap_or_default())
-                }
-                ty if *ty == list => code.owned(),
-                _ => {
-                    let shown = body.display(&code.ty);
-                    return Err(body.unsupported(format!("records of type `{shown}`")));
-                }
-            }
-        };
         let mut settings = Vec::new();
         match pagination {
             Some(Pagination::Cursor { next, has_more, .. }) => {
@@ -1018,13 +998,44 @@ impl<'g, 'a> ApiGen<'g, 'a> {
             }
             _ => {}
         }
-        let mut_outcome = if settings.is_empty() { quote!() } else { quote!(mut) };
+        // The records last: they are moved out of `body`, which the
+        // pagination's expressions read first (when they read it once).
+        let expr = records.unwrap_or(&body_expr);
+        let mut reads = 0;
+        super::walk(self.generator.program, expr, &mut |expr| {
+            if matches!(expr, Expr::Local(slot) if *slot == endpoint.body_slot) {
+                reads += 1;
+            }
+        });
+        if reads == 1 {
+            body.mark_movable(endpoint.body_slot);
+        }
+        let page = {
+            let code = body.expr(expr, Some(&list))?;
+            match &code.ty {
+                Ty::Json => {
+                    let marker = body.format_marker(&list)?;
+                    let value = code.borrow();
+                    quote!(#rt::generated::from_json::<#marker>(#value, "body")?)
+                }
+                Ty::Optional(inner) if **inner == list => {
+                    let value = code.owned();
+                    quote!(#value.unwrap_or_default())
+                }
+                ty if *ty == list => code.owned(),
+                _ => {
+                    let shown = body.display(&code.ty);
+                    return Err(body.unsupported(format!("records of type `{shown}`")));
+                }
+            }
+        };
         Ok(quote! {
             #bindings
-            let page: Vec<_> = #page;
-            let #mut_outcome outcome = #rt::http::PageOutcome::records(page.len())
+            let mut outcome = #rt::http::PageOutcome::default()
                 .with_fingerprint(#rt::generated::client::fingerprint(&response.body));
             #(#settings)*
+            let page: Vec<_> = #page;
+            outcome.records = page.len();
             Ok((page, outcome))
         })
     }

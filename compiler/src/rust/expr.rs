@@ -236,6 +236,12 @@ impl Body<'_, '_> {
         self.generator.program.types.display(ty).to_string()
     }
 
+    /// Marks `slot` as read for the last time from here on: a read moves
+    /// its value instead of cloning it.
+    pub(super) fn mark_movable(&mut self, slot: u32) {
+        self.movable.insert(slot);
+    }
+
     /// Gives slot `slot` a Rust name (its integ name when free) and a type.
     pub(super) fn bind(&mut self, slot: u32, wanted: &str, ty: Ty, form: Form) -> Ident {
         let wanted = if wanted.is_empty() {

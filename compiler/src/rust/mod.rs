@@ -503,13 +503,7 @@ impl<'a> Generator<'a> {
             let input = self.marker(&function.params[0].1, name)?;
             let output = self.marker(&function.result, name)?;
             arms.push(quote! {
-                #name => (|| {
-                    let input = #rt::wire::json::<#input>(input, "input")?;
-                    let output = #ident(&input)?;
-                    let mut json = Vec::new();
-                    #rt::wire::to_json::<#output>(&output, &mut json)?;
-                    Ok(json)
-                })(),
+                #name => #rt::generated::map_json::<#input, #output>(input, #ident),
             });
         }
         // Without maps of one input, a body that names neither argument

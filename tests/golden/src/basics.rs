@@ -211,17 +211,10 @@ pub fn map_json(
     Some(
         match name {
             "to_out" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Order>,
-                    >(input, "input")?;
-                    let output = to_out(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<Out>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Order>,
+                    ::integ_runtime::wire::Plain<Out>,
+                >(input, to_out)
             }
             _ => return None,
         },

@@ -319,69 +319,34 @@ pub fn map_json(
     Some(
         match name {
             "json_edges" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Reading>,
-                    >(input, "input")?;
-                    let output = json_edges(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<JsonEdges>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Reading>,
+                    ::integ_runtime::wire::Plain<JsonEdges>,
+                >(input, json_edges)
             }
             "float_edges" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Reading>,
-                    >(input, "input")?;
-                    let output = float_edges(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<FloatEdges>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Reading>,
+                    ::integ_runtime::wire::Plain<FloatEdges>,
+                >(input, float_edges)
             }
             "match_edges" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Reading>,
-                    >(input, "input")?;
-                    let output = match_edges(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<MatchEdges>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Reading>,
+                    ::integ_runtime::wire::Plain<MatchEdges>,
+                >(input, match_edges)
             }
             "codes" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Reading>,
-                    >(input, "input")?;
-                    let output = codes(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<Codes>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Reading>,
+                    ::integ_runtime::wire::Plain<Codes>,
+                >(input, codes)
             }
             "lint_edges" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Reading>,
-                    >(input, "input")?;
-                    let output = lint_edges(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<LintEdges>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Reading>,
+                    ::integ_runtime::wire::Plain<LintEdges>,
+                >(input, lint_edges)
             }
             _ => return None,
         },

@@ -777,17 +777,10 @@ pub fn map_json(
     Some(
         match name {
             "to_message" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<IssueEvent>,
-                    >(input, "input")?;
-                    let output = to_message(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<ChatMessage>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<IssueEvent>,
+                    ::integ_runtime::wire::Plain<ChatMessage>,
+                >(input, to_message)
             }
             _ => return None,
         },
@@ -1196,8 +1189,7 @@ impl Chat {
         let body: ChannelPage = ::integ_runtime::wire::json::<
             ::integ_runtime::wire::Plain<ChannelPage>,
         >(&response.body, "body")?;
-        let page: Vec<_> = body.channels.clone();
-        let mut outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+        let mut outcome = ::integ_runtime::http::PageOutcome::default()
             .with_fingerprint(
                 ::integ_runtime::generated::client::fingerprint(&response.body),
             );
@@ -1206,6 +1198,8 @@ impl Chat {
             body.offset,
             body.count,
         )? >= body.total;
+        let page: Vec<_> = body.channels;
+        outcome.records = page.len();
         Ok((page, outcome))
     }
     /// `GET list_channels`.

@@ -163,17 +163,10 @@ pub fn map_json(
     Some(
         match name {
             "to_contact" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Order>,
-                    >(input, "input")?;
-                    let output = to_contact(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<Contact>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Order>,
+                    ::integ_runtime::wire::Plain<Contact>,
+                >(input, to_contact)
             }
             _ => return None,
         },

@@ -1478,82 +1478,40 @@ pub fn map_json(
     Some(
         match name {
             "strings" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Order>,
-                    >(input, "input")?;
-                    let output = strings(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<Texts>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Order>,
+                    ::integ_runtime::wire::Plain<Texts>,
+                >(input, strings)
             }
             "numbers" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Order>,
-                    >(input, "input")?;
-                    let output = numbers(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<Numbers>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Order>,
+                    ::integ_runtime::wire::Plain<Numbers>,
+                >(input, numbers)
             }
             "dates" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Order>,
-                    >(input, "input")?;
-                    let output = dates(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<Dates>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Order>,
+                    ::integ_runtime::wire::Plain<Dates>,
+                >(input, dates)
             }
             "lists" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Order>,
-                    >(input, "input")?;
-                    let output = lists(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<Lists>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Order>,
+                    ::integ_runtime::wire::Plain<Lists>,
+                >(input, lists)
             }
             "maps" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Order>,
-                    >(input, "input")?;
-                    let output = maps(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<Maps>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Order>,
+                    ::integ_runtime::wire::Plain<Maps>,
+                >(input, maps)
             }
             "jsons" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Order>,
-                    >(input, "input")?;
-                    let output = jsons(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<Jsons>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Order>,
+                    ::integ_runtime::wire::Plain<Jsons>,
+                >(input, jsons)
             }
             _ => return None,
         },

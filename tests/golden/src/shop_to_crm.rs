@@ -1024,56 +1024,28 @@ pub fn map_json(
     Some(
         match name {
             "to_crm_address" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Address>,
-                    >(input, "input")?;
-                    let output = to_crm_address(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<CrmAddress>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Address>,
+                    ::integ_runtime::wire::Plain<CrmAddress>,
+                >(input, to_crm_address)
             }
             "to_contact" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Order>,
-                    >(input, "input")?;
-                    let output = to_contact(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<Contact>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Order>,
+                    ::integ_runtime::wire::Plain<Contact>,
+                >(input, to_contact)
             }
             "customer_to_contact" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Customer>,
-                    >(input, "input")?;
-                    let output = customer_to_contact(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<Contact>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Customer>,
+                    ::integ_runtime::wire::Plain<Contact>,
+                >(input, customer_to_contact)
             }
             "to_deal" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Order>,
-                    >(input, "input")?;
-                    let output = to_deal(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<Deal>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Order>,
+                    ::integ_runtime::wire::Plain<Deal>,
+                >(input, to_deal)
             }
             _ => return None,
         },
@@ -1200,12 +1172,13 @@ impl Shop {
         let body: OrderPage = ::integ_runtime::wire::json::<
             ::integ_runtime::wire::Plain<OrderPage>,
         >(&response.body, "body")?;
-        let page: Vec<_> = body.orders.clone();
-        let mut outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+        let mut outcome = ::integ_runtime::http::PageOutcome::default()
             .with_fingerprint(
                 ::integ_runtime::generated::client::fingerprint(&response.body),
             );
         outcome.next = body.next_cursor.as_ref().map(::integ_runtime::generated::text);
+        let page: Vec<_> = body.orders;
+        outcome.records = page.len();
         Ok((page, outcome))
     }
     /// `GET list_orders`.
@@ -1266,12 +1239,13 @@ impl Shop {
         let body: CustomerPage = ::integ_runtime::wire::json::<
             ::integ_runtime::wire::Plain<CustomerPage>,
         >(&response.body, "body")?;
-        let page: Vec<_> = body.customers.clone();
-        let mut outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+        let mut outcome = ::integ_runtime::http::PageOutcome::default()
             .with_fingerprint(
                 ::integ_runtime::generated::client::fingerprint(&response.body),
             );
         outcome.next = body.next_page_url.as_ref().map(::integ_runtime::generated::text);
+        let page: Vec<_> = body.customers;
+        outcome.records = page.len();
         Ok((page, outcome))
     }
     /// `GET list_customers`.

@@ -841,17 +841,10 @@ pub fn map_json(
     Some(
         match name {
             "to_payout_batch" => {
-                (|| {
-                    let input = ::integ_runtime::wire::json::<
-                        ::integ_runtime::wire::Plain<Payout>,
-                    >(input, "input")?;
-                    let output = to_payout_batch(&input)?;
-                    let mut json = Vec::new();
-                    ::integ_runtime::wire::to_json::<
-                        ::integ_runtime::wire::Plain<PayoutBatch>,
-                    >(&output, &mut json)?;
-                    Ok(json)
-                })()
+                ::integ_runtime::generated::map_json::<
+                    ::integ_runtime::wire::Plain<Payout>,
+                    ::integ_runtime::wire::Plain<PayoutBatch>,
+                >(input, to_payout_batch)
             }
             _ => return None,
         },
@@ -990,8 +983,7 @@ impl Stripe {
         let body: BalanceTransactionList = ::integ_runtime::wire::json::<
             ::integ_runtime::wire::Plain<BalanceTransactionList>,
         >(&response.body, "body")?;
-        let page: Vec<_> = body.data.clone();
-        let mut outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+        let mut outcome = ::integ_runtime::http::PageOutcome::default()
             .with_fingerprint(
                 ::integ_runtime::generated::client::fingerprint(&response.body),
             );
@@ -1000,6 +992,8 @@ impl Stripe {
             .as_ref()
             .map(::integ_runtime::generated::text);
         outcome.has_more = Some(body.has_more);
+        let page: Vec<_> = body.data;
+        outcome.records = page.len();
         Ok((page, outcome))
     }
     /// `GET list_balance_transactions`.
@@ -1061,8 +1055,7 @@ impl Stripe {
         let body: PayoutList = ::integ_runtime::wire::json::<
             ::integ_runtime::wire::Plain<PayoutList>,
         >(&response.body, "body")?;
-        let page: Vec<_> = body.data.clone();
-        let mut outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+        let mut outcome = ::integ_runtime::http::PageOutcome::default()
             .with_fingerprint(
                 ::integ_runtime::generated::client::fingerprint(&response.body),
             );
@@ -1071,6 +1064,8 @@ impl Stripe {
             .as_ref()
             .map(::integ_runtime::generated::text);
         outcome.has_more = Some(body.has_more);
+        let page: Vec<_> = body.data;
+        outcome.records = page.len();
         Ok((page, outcome))
     }
     /// `GET list_payouts`.
@@ -1621,12 +1616,13 @@ impl Ledger {
         let body: AccountPage = ::integ_runtime::wire::json::<
             ::integ_runtime::wire::Plain<AccountPage>,
         >(&response.body, "body")?;
-        let page: Vec<_> = body.items.clone();
-        let mut outcome = ::integ_runtime::http::PageOutcome::records(page.len())
+        let mut outcome = ::integ_runtime::http::PageOutcome::default()
             .with_fingerprint(
                 ::integ_runtime::generated::client::fingerprint(&response.body),
             );
         outcome.stop = body.page >= body.total_pages;
+        let page: Vec<_> = body.items;
+        outcome.records = page.len();
         Ok((page, outcome))
     }
     /// `GET list_accounts`.
