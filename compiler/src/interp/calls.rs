@@ -86,12 +86,9 @@ pub struct Apis {
 /// Where requests go instead of the URLs the program declares, by api name:
 /// the base URL, and the `token_url` of an OAuth2 auth. `integ run --mock`
 /// gets them from [`super::standin::StandIns::redirects`]; the program's own
-/// `base_url` and `token_url` expressions are then not evaluated.
-#[derive(Clone, Debug, Default)]
-pub struct Redirects {
-    pub base_urls: HashMap<String, String>,
-    pub token_urls: HashMap<String, String>,
-}
+/// `base_url` and `token_url` expressions are then not evaluated. The same
+/// type configures generated clients.
+pub use integ_runtime::generated::Redirects;
 
 impl Interpreter {
     /// Builds an HTTP client for every api: base URLs, auth, policies and

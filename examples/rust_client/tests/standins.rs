@@ -12,7 +12,7 @@ use integ_compiler::interp::{Interpreter, Options};
 use integ_compiler::program::FsLoader;
 use integ_example_rust::shop_to_crm::{Apis, Order};
 use integ_example_rust::{deal_for, sync};
-use integ_runtime::generated::{Env, Redirects, serde_json};
+use integ_runtime::generated::{Env, serde_json};
 
 #[tokio::test]
 async fn the_typed_sync_upserts_every_order_into_the_crm_stand_in() {
@@ -27,8 +27,7 @@ async fn the_typed_sync_upserts_every_order_into_the_crm_stand_in() {
     let stand_ins = StandIns::start(Arc::clone(&interpreter.program), Arc::clone(&interpreter.schema), options)
         .await
         .unwrap_or_else(|error| panic!("stand-ins: {error}"));
-    let served = stand_ins.redirects();
-    let redirects = Redirects { base_urls: served.base_urls, token_urls: served.token_urls };
+    let redirects = stand_ins.redirects();
     // Stand-ins take any credential.
     let env = Env::from_pairs([("SHOP_TOKEN", "t"), ("CRM_CLIENT_ID", "id"), ("CRM_CLIENT_SECRET", "secret")]);
     let apis = Apis::configure(&env, &redirects).unwrap_or_else(|error| panic!("{}", error.message()));

@@ -275,13 +275,14 @@ fn environment() -> HashMap<String, String> {
 }
 
 /// Base and token URLs of every api, on the test server.
-fn redirects(server: &Server) -> (HashMap<String, String>, HashMap<String, String>) {
+/// Every api to the recording server (one type serves both back ends).
+fn redirects(server: &Server) -> Redirects {
     let base_urls = APIS.iter().map(|(api, path)| ((*api).to_owned(), format!("{}{path}", server.base))).collect();
     let token_urls = [("Crm", "/crm-oauth/token"), ("GitHub", "/github-oauth/token")]
         .iter()
         .map(|(api, path)| ((*api).to_owned(), format!("{}{path}", server.base)))
         .collect();
-    (base_urls, token_urls)
+    Redirects { base_urls, token_urls }
 }
 
 /// A call: api, endpoint, arguments as JSON (decoded by each back end into its values).
@@ -316,10 +317,7 @@ async fn interpreted(root: &str, server: &Server, calls: &[Call]) -> Vec<Got> {
         ..Options::default()
     };
     let interpreter = Interpreter::new(program.clone(), options).unwrap_or_else(|error| panic!("{root}: {error}"));
-    let (base_urls, token_urls) = redirects(server);
-    let apis = interpreter
-        .connect_with(&Redirects { base_urls, token_urls })
-        .unwrap_or_else(|error| panic!("connect: {error}"));
+    let apis = interpreter.connect_with(&redirects(server)).unwrap_or_else(|error| panic!("connect: {error}"));
     let mut results = Vec::new();
     for call in calls {
         let api_index =
@@ -417,16 +415,10 @@ fn generated_env() -> Env {
     Env::from_pairs(environment())
 }
 
-fn generated_redirects(server: &Server) -> integ_runtime::generated::Redirects {
-    let (base_urls, token_urls) = redirects(server);
-    integ_runtime::generated::Redirects { base_urls, token_urls }
-}
-
 async fn shop_generated(server: &Server, calls: &[Call]) -> Vec<Got> {
     use integ_runtime::wire::{DateTime, Opt};
     use shop_to_crm::*;
-    let apis =
-        Apis::configure(&generated_env(), &generated_redirects(server)).unwrap_or_else(|error| panic!("{error}"));
+    let apis = Apis::configure(&generated_env(), &redirects(server)).unwrap_or_else(|error| panic!("{error}"));
     let mut results = Vec::new();
     for call in calls {
         let a = &call.args;
@@ -446,8 +438,7 @@ async fn shop_generated(server: &Server, calls: &[Call]) -> Vec<Got> {
 async fn github_generated(server: &Server, calls: &[Call]) -> Vec<Got> {
     use github_to_chat::*;
     use integ_runtime::wire::{DateTime, Opt};
-    let apis =
-        Apis::configure(&generated_env(), &generated_redirects(server)).unwrap_or_else(|error| panic!("{error}"));
+    let apis = Apis::configure(&generated_env(), &redirects(server)).unwrap_or_else(|error| panic!("{error}"));
     let mut results = Vec::new();
     for call in calls {
         let a = &call.args;
@@ -469,8 +460,7 @@ async fn github_generated(server: &Server, calls: &[Call]) -> Vec<Got> {
 async fn stripe_generated(server: &Server, calls: &[Call]) -> Vec<Got> {
     use integ_runtime::wire;
     use stripe_to_ledger::*;
-    let apis =
-        Apis::configure(&generated_env(), &generated_redirects(server)).unwrap_or_else(|error| panic!("{error}"));
+    let apis = Apis::configure(&generated_env(), &redirects(server)).unwrap_or_else(|error| panic!("{error}"));
     let mut results = Vec::new();
     for call in calls {
         let a = &call.args;
