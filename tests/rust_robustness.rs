@@ -22,6 +22,10 @@ use integ_compiler::rust::{GenError, Options};
 use integ_compiler::{Analysis, analyze, check_source};
 use proptest::prelude::*;
 
+mod support;
+
+use support::spec_blocks;
+
 /// What generating one program gave, when it is not a bug.
 enum Outcome {
     Generated(String),
@@ -66,22 +70,6 @@ fn integ_files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
-}
-
-/// The ```integ blocks of spec.md, as `tests/spec_examples.rs` reads them
-/// (a copy: test binaries cannot share a module without running its tests
-/// twice).
-fn spec_blocks(text: &str) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
-    let mut lines = text.lines().enumerate();
-    while let Some((number, line)) = lines.next() {
-        if line.trim() == "```integ" {
-            let body: Vec<&str> =
-                lines.by_ref().map(|(_, line)| line).take_while(|line| line.trim() != "```").collect();
-            found.push((number + 1, body.join("\n") + "\n"));
-        }
-    }
-    found
 }
 
 #[derive(Default)]

@@ -5,24 +5,15 @@
 use integ_compiler::check_source;
 use integ_compiler::diagnostic::render;
 
-fn blocks(text: &str) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
-    let mut lines = text.lines().enumerate();
-    while let Some((number, line)) = lines.next() {
-        if line.trim() == "```integ" {
-            let body: Vec<&str> =
-                lines.by_ref().map(|(_, line)| line).take_while(|line| line.trim() != "```").collect();
-            found.push((number + 1, body.join("\n") + "\n"));
-        }
-    }
-    found
-}
+mod support;
+
+use support::spec_blocks;
 
 #[test]
 fn spec_examples_check_as_documented() {
     let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/spec.md")).expect("spec.md is readable");
     let mut failures = Vec::new();
-    for (line, block) in blocks(&spec) {
+    for (line, block) in spec_blocks(&spec) {
         let expected: Vec<String> = block
             .lines()
             .next()
