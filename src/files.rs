@@ -28,14 +28,7 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-/// An IO error in words, the same way for every path.
-pub fn describe(error: &std::io::Error) -> String {
-    match error.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-        _ => error.to_string(),
-    }
-}
+pub use integ_compiler::program::describe_io as describe;
 
 fn walk(directory: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(directory)?.collect::<Result<_, _>>()?;

@@ -70,8 +70,7 @@ impl Loader for FsLoader {
 pub fn read_source(path: &std::path::Path) -> Result<String, LoadError> {
     let bytes = std::fs::read(path).map_err(|error| match error.kind() {
         std::io::ErrorKind::NotFound => LoadError::NotFound,
-        std::io::ErrorKind::PermissionDenied => LoadError::Io("permission denied".to_owned()),
-        _ => LoadError::Io(error.to_string()),
+        _ => LoadError::Io(describe_io(&error)),
     })?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
@@ -80,6 +79,15 @@ pub fn read_source(path: &std::path::Path) -> Result<String, LoadError> {
             let lossy = String::from_utf8_lossy(error.as_bytes()).into_owned();
             Err(LoadError::NotUtf8 { valid_up_to, lossy })
         }
+    }
+}
+
+/// An IO error in words, the same way for every path.
+pub fn describe_io(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => error.to_string(),
     }
 }
 
