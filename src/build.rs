@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use integ_compiler::program::normalize;
-use integ_compiler::rust::{BuildError, Options, builder::generate_file};
+use integ_compiler::rust::{BuildError, GenError, Options, builder::generate_file};
 
 #[derive(Args, Debug)]
 pub struct BuildArgs {
@@ -17,14 +17,25 @@ pub struct BuildArgs {
     /// A derive added to every generated struct and enum (repeatable).
     #[arg(long = "derive", value_name = "PATH")]
     pub derives: Vec<String>,
+    /// Generate the runner of this flow only (repeatable); every flow's by default.
+    #[arg(long = "flow", value_name = "NAME", conflicts_with = "no_flows")]
+    pub flows: Vec<String>,
+    /// Generate no flow runners.
+    #[arg(long)]
+    pub no_flows: bool,
 }
 
 pub fn run(args: &BuildArgs) -> ExitCode {
     let path = normalize(&args.file.to_string_lossy());
-    let options = Options { extra_derives: args.derives.clone() };
+    let flows = match (args.no_flows, args.flows.is_empty()) {
+        (true, _) => Some(Vec::new()),
+        (false, true) => None,
+        (false, false) => Some(args.flows.clone()),
+    };
+    let options = Options { extra_derives: args.derives.clone(), flows };
     let (code, warnings, _) = match generate_file(&path, &options) {
         Ok(generated) => generated,
-        Err(error @ BuildError::Read { .. }) => {
+        Err(error @ (BuildError::Read { .. } | BuildError::Generate { error: GenError::UnknownFlow { .. }, .. })) => {
             eprintln!("error: {error}");
             return ExitCode::from(2);
         }

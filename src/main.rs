@@ -111,14 +111,14 @@ enum Command {
     /// are still failing.
     #[command(name = "deadletters", alias = "dead-letters")]
     DeadLetters(flows::DeadLettersArgs),
-    /// Generate typed Rust from a file: structs and enums for its types, functions for its maps, clients for its apis.
+    /// Generate typed Rust from a file: structs and enums for its types, functions for its maps, clients for its apis, runners for its flows.
     ///
     /// The same code a `build.rs` gets from `integ_compiler::rust::Builder`,
-    /// for those who check generated code in. It depends on the
-    /// integ-runtime crate only. Runners for flows are not generated yet (a
-    /// note names the flows left out). Exits 1 when the file has errors or
-    /// uses something the Rust back end does not translate, 2 when a file
-    /// cannot be read or written.
+    /// for those who check generated code in, with an `async fn` per flow
+    /// (see --flow). It depends on the integ-runtime crate only. Exits 1
+    /// when the file has errors or uses something the Rust back end does not
+    /// translate, 2 when a file cannot be read or written or --flow names no
+    /// flow of the program.
     Build(build::BuildArgs),
 }
 

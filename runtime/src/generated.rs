@@ -2,11 +2,14 @@
 //! `build.rs` `Builder`): the crates generated code names, re-exported so that
 //! a crate using it depends on integ-runtime alone, and the helpers its
 //! enums use, and ([`client`]) what the generated api clients are made of:
-//! [`Env`], [`Redirects`], [`CallFailure`] and the typed page stream [`Pages`].
+//! [`Env`], [`Redirects`], [`CallFailure`] and the typed page stream [`Pages`];
+//! and ([`flow`]) the runs of generated flows, on a [`FlowHost`].
 
 pub mod client;
+pub mod flow;
 
 pub use client::{CallFailure, Env, Pages, Paging, Redirects};
+pub use flow::{FlowHost, FlowReport};
 pub use serde;
 pub use serde_json;
 

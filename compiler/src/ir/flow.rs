@@ -84,6 +84,9 @@ pub struct Flow {
     /// The payload of a webhook flow, in slot `states.len()`.
     pub payload: Option<(String, Ty)>,
     pub frame_size: u32,
+    /// The name each slot was declared with (the last one, for a slot
+    /// reused by several scopes), for generated code.
+    pub locals: Vec<String>,
     pub body: Vec<Stmt>,
 }
 

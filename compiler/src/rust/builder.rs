@@ -94,6 +94,18 @@ impl Builder {
         self
     }
 
+    /// Generates runners only for the flows named (none for an empty list);
+    /// every flow by default. A name that is no flow of the program fails
+    /// the build.
+    pub fn flows<I, S>(mut self, names: I) -> Builder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.options.flows = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Whether to print `cargo:` lines; by default when run by cargo.
     pub fn cargo_output(mut self, enabled: bool) -> Builder {
         self.cargo = Some(enabled);
@@ -141,34 +153,6 @@ impl Builder {
     }
 }
 
-/// What the back end does not generate yet, in a note (`None` when nothing
-/// was left out): runners for flows.
-fn left_out(analysis: &crate::Analysis) -> Option<String> {
-    let mut flows: Vec<&str> = analysis
-        .checked
-        .symbols
-        .iter()
-        .filter(|symbol| !symbol.std && symbol.kind == crate::check::SymbolKind::Flow)
-        .map(|symbol| symbol.name.as_str())
-        .collect();
-    flows.sort_unstable();
-    let mut parts = Vec::new();
-    if !flows.is_empty() {
-        parts.push(format!("no runners for the flows {}", quoted(&flows)));
-    }
-    if parts.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "note: the Rust back end generated the types, functions, maps and api clients; {} (not translated yet)\n",
-        parts.join(", and ")
-    ))
-}
-
-fn quoted(names: &[&str]) -> String {
-    names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
-}
-
 /// Generates the Rust for one root file: the code, the rendered warnings,
 /// and every file read.
 pub fn generate_file(path: &str, options: &Options) -> Result<(String, String, Vec<String>), BuildError> {
@@ -189,10 +173,7 @@ pub fn generate_file(path: &str, options: &Options) -> Result<(String, String, V
     }
     let warnings: Vec<_> =
         diagnostics.iter().filter(|diagnostic| diagnostic.severity == Severity::Warning).cloned().collect();
-    let mut warnings = crate::diagnostic::render::render(analysis.sources(), &warnings, false);
-    if let Some(note) = left_out(&analysis) {
-        warnings.push_str(&note);
-    }
+    let warnings = crate::diagnostic::render::render(analysis.sources(), &warnings, false);
     let code = generate(&analysis, options).map_err(|error| BuildError::Generate { path: path.to_owned(), error })?;
     Ok((code, warnings, inputs))
 }

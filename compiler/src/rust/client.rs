@@ -107,7 +107,7 @@ fn api_ident(generator: &Generator<'_>, name: &str) -> proc_macro2::Ident {
 }
 
 /// `GitHub` → `git_hub`.
-fn snake(name: &str) -> String {
+pub(super) fn snake(name: &str) -> String {
     let mut out = String::new();
     let mut previous_lower = false;
     for c in name.chars() {

@@ -30,6 +30,7 @@
 pub mod builder;
 mod client;
 mod expr;
+mod flow;
 mod names;
 mod natives;
 
@@ -51,6 +52,8 @@ use names::Names;
 pub struct Options {
     /// Extra derives for every generated struct and enum (`"Hash"`, `"schemars::JsonSchema"`).
     pub extra_derives: Vec<String>,
+    /// The flows to generate runners for, by name; `None` for every flow.
+    pub flows: Option<Vec<String>>,
 }
 
 /// Why no code was generated.
@@ -68,6 +71,9 @@ pub enum GenError {
     /// An extra derive is not a Rust path.
     #[error("`{0}` is not a derive path")]
     Derive(String),
+    /// The flows to generate name one the program does not have.
+    #[error("the program has no flow `{name}` (its flows: {known})")]
+    UnknownFlow { name: String, known: String },
 }
 
 /// Generates the Rust module for `analysis`.
@@ -77,6 +83,13 @@ pub fn generate(analysis: &Analysis, options: &Options) -> Result<String, GenErr
         return Err(GenError::Errors(errors));
     }
     let program = ir::lower::lower(&analysis.program, &analysis.checked);
+    for name in options.flows.iter().flatten() {
+        if !program.flows.iter().any(|flow| flow.name == *name) {
+            let known: Vec<String> = program.flows.iter().map(|flow| format!("`{}`", flow.name)).collect();
+            let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+            return Err(GenError::UnknownFlow { name: name.clone(), known });
+        }
+    }
     let generator = Generator::new(analysis, &program, options)?;
     let tokens = generator.file()?;
     let file = syn::parse2::<syn::File>(tokens).map_err(|error| GenError::Syntax(error.to_string()))?;
@@ -103,6 +116,8 @@ struct Generator<'a> {
     own_functions: Vec<String>,
     records: BTreeSet<u32>,
     enums: BTreeSet<u32>,
+    /// The flows to generate, by name (`None`: all).
+    flows: Option<Vec<String>>,
 }
 
 impl<'a> Generator<'a> {
@@ -141,6 +156,13 @@ impl<'a> Generator<'a> {
                 for expr in endpoint_exprs(endpoint) {
                     calls_in(program, expr, &mut pending);
                 }
+            }
+        }
+        // What the flows call.
+        let included = |name: &str| options.flows.as_ref().is_none_or(|flows| flows.iter().any(|flow| flow == name));
+        for flow in program.flows.iter().filter(|flow| included(&flow.name)) {
+            for expr in flow::flow_exprs(flow) {
+                calls_in(program, expr, &mut pending);
             }
         }
         pending.sort_unstable();
@@ -198,6 +220,14 @@ impl<'a> Generator<'a> {
                 }
             }
         }
+        for flow in program.flows.iter().filter(|flow| included(&flow.name)) {
+            for ty in flow::flow_types(flow) {
+                types_in(ty, &mut records, &mut enums);
+            }
+            for expr in flow::flow_exprs(flow) {
+                exprs_types(program, expr, &mut records, &mut enums);
+            }
+        }
         // Field types, to a fixed point.
         loop {
             let before = (records.len(), enums.len());
@@ -222,7 +252,8 @@ impl<'a> Generator<'a> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let names = Names::new(program, &records, &enums);
-        Ok(Generator { program, names, docs, derives, functions, own_functions, records, enums })
+        let flows = options.flows.clone();
+        Ok(Generator { program, names, docs, derives, functions, own_functions, records, enums, flows })
     }
 
     fn file(&self) -> Result<TokenStream, GenError> {
@@ -238,9 +269,15 @@ impl<'a> Generator<'a> {
         }
         items.push(self.map_json()?);
         items.push(client::clients(self)?);
+        items.push(flow::flows(self)?);
         Ok(quote! {
             #(#items)*
         })
+    }
+
+    /// Whether a runner is generated for the flow `name`.
+    fn includes_flow(&self, name: &str) -> bool {
+        self.flows.as_ref().is_none_or(|flows| flows.iter().any(|flow| flow == name))
     }
 
     fn doc(&self, name: &str) -> TokenStream {

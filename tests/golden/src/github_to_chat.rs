@@ -1329,3 +1329,503 @@ impl Apis {
         })
     }
 }
+/// For each `issues` event GitHub delivers: a message in the right channel.
+///
+/// Runs the flow `issue_events` (webhook) once: its state is read from and saved to `host`'s store.
+#[allow(unused_labels, clippy::nonminimal_bool, clippy::cloned_ref_to_slice_refs)]
+pub async fn issue_events(
+    apis: &Apis,
+    host: &::integ_runtime::generated::FlowHost,
+    event: IssueEvent,
+    body: &[u8],
+) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
+    use ::integ_runtime::generated::flow::Control;
+    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+        name: "issue_events",
+        location: "examples/github_to_chat/notify.integ:312:6",
+        batch: 1u32,
+    };
+    fn states() -> Result<
+        ::std::collections::BTreeMap<String, String>,
+        ::integ_runtime::EvalError,
+    > {
+        Ok(::std::collections::BTreeMap::new())
+    }
+    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Webhook)?;
+    run.set_event(body.to_vec());
+    if let Err(failed) = run.load_states() {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    if let Err(failed) = run.loaded(states()) {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    let result: Result<Control, ::integ_runtime::generated::flow::Failed> = 'run: {
+        if event.issue.pull_request.is_some() {
+            run.log(
+                ::integ_runtime::generated::flow::LogLevel::Debug,
+                {
+                    let mut text = String::new();
+                    text.push_str("ignoring pull request #");
+                    ::integ_runtime::wire::Text::push_text(
+                        &event.issue.number,
+                        &mut text,
+                    );
+                    text
+                }
+                    .as_str(),
+            );
+        } else {
+            let value_1 = match ::integ_runtime::generated::flow::attempt(|| Ok(
+                !is_relevant(&event.action)?,
+            )) {
+                Ok(value) => value,
+                Err(error) => {
+                    break 'run run
+                        .evaluation_failed(
+                            "examples/github_to_chat/notify.integ:320:10",
+                            error,
+                            ::integ_runtime::generated::flow::Unit::Run,
+                            states(),
+                        );
+                }
+            };
+            if value_1 {
+                run.log(
+                    ::integ_runtime::generated::flow::LogLevel::Debug,
+                    {
+                        let mut text = String::new();
+                        text.push_str("ignoring `");
+                        text.push_str(event.action.as_str());
+                        text.push_str("` on #");
+                        ::integ_runtime::wire::Text::push_text(
+                            &event.issue.number,
+                            &mut text,
+                        );
+                        text
+                    }
+                        .as_str(),
+                );
+            } else {
+                let value_2 = match ::integ_runtime::generated::flow::attempt(|| to_message(
+                    &event,
+                )) {
+                    Ok(value) => value,
+                    Err(error) => {
+                        break 'run run
+                            .evaluation_failed(
+                                "examples/github_to_chat/notify.integ:323:5",
+                                error,
+                                ::integ_runtime::generated::flow::Unit::Run,
+                                states(),
+                            );
+                    }
+                };
+                let sent: PostResult = match apis.chat.post_message(&value_2).await {
+                    Ok(value) => {
+                        run.count_written();
+                        value
+                    }
+                    Err(failure) => {
+                        run.count_failed_write(&failure);
+                        break 'run run
+                            .call_failed(
+                                "examples/github_to_chat/notify.integ:323:5",
+                                failure,
+                                &[
+                                    (
+                                        Some("UnknownChannel"),
+                                        ::integ_runtime::generated::flow::Action::Fail,
+                                    ),
+                                    (
+                                        Some("BadMessage"),
+                                        ::integ_runtime::generated::flow::Action::DeadLetter,
+                                    ),
+                                ],
+                                ::integ_runtime::generated::flow::Action::DeadLetter,
+                                ("Chat", "post_message"),
+                                ::integ_runtime::generated::flow::Unit::Run,
+                                states(),
+                            );
+                    }
+                };
+                run.log(
+                    ::integ_runtime::generated::flow::LogLevel::Info,
+                    {
+                        let mut text = String::new();
+                        text.push_str("posted ");
+                        text.push_str(event.action.as_str());
+                        text.push_str(" of ");
+                        text.push_str(event.repository.full_name.as_str());
+                        text.push('#');
+                        ::integ_runtime::wire::Text::push_text(
+                            &event.issue.number,
+                            &mut text,
+                        );
+                        text.push_str(" to ");
+                        text.push_str(sent.channel.as_str());
+                        text.push_str(" at ");
+                        ::integ_runtime::wire::Text::push_text(&sent.ts, &mut text);
+                        text
+                    }
+                        .as_str(),
+                );
+            }
+        }
+        Ok(Control::Next)
+    };
+    Ok(run.finish(result, states()))
+}
+/// On demand: a digest line for every issue of acme/widgets changed since the
+/// last backfill (all issues the first time).
+///
+/// Runs the flow `backfill` (manual) once: its state is read from and saved to `host`'s store.
+#[allow(unused_labels, clippy::nonminimal_bool, clippy::cloned_ref_to_slice_refs)]
+pub async fn backfill(
+    apis: &Apis,
+    host: &::integ_runtime::generated::FlowHost,
+) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
+    use ::integ_runtime::generated::flow::Control;
+    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+        name: "backfill",
+        location: "examples/github_to_chat/notify.integ:333:6",
+        batch: 1u32,
+    };
+    #[allow(clippy::ptr_arg)]
+    fn states(
+        since: &Option<::integ_runtime::value::DateTime>,
+    ) -> Result<
+        ::std::collections::BTreeMap<String, String>,
+        ::integ_runtime::EvalError,
+    > {
+        let mut states = ::std::collections::BTreeMap::new();
+        states
+            .insert(
+                "since".to_owned(),
+                ::integ_runtime::generated::flow::encoded::<
+                    ::integ_runtime::wire::Opt<::integ_runtime::wire::DateTime>,
+                >(since)?,
+            );
+        Ok(states)
+    }
+    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Manual)?;
+    if let Err(failed) = run.load_states() {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    let mut since: Option<::integ_runtime::value::DateTime> = match run
+        .stored::<
+            ::integ_runtime::wire::Opt<::integ_runtime::wire::DateTime>,
+        >("since", "DateTime?")
+    {
+        Ok(Some(value)) => value,
+        Ok(None) => None,
+        Err(failed) => {
+            return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+        }
+    };
+    if let Err(failed) = run.loaded(states(&since)) {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    let result: Result<Control, ::integ_runtime::generated::flow::Failed> = 'run: {
+        let repo: Repository = Repository {
+            id: 1296269i64,
+            full_name: String::from("acme/widgets"),
+            html_url: String::from("https://github.example.com/acme/widgets"),
+            private: false,
+        };
+        let mut pages_1 = match apis
+            .git_hub
+            .list_issues(
+                &String::from("acme"),
+                &String::from("widgets"),
+                &since,
+                Some(&String::from("all")),
+            )
+        {
+            Ok(pages) => pages,
+            Err(failure) => {
+                break 'run run
+                    .call_failed(
+                        "examples/github_to_chat/notify.integ:338:3",
+                        failure,
+                        &[],
+                        ::integ_runtime::generated::flow::Action::DeadLetter,
+                        ("GitHub", "list_issues"),
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(&since),
+                    );
+            }
+        };
+        loop {
+            if run.stopping() {
+                break 'run Ok(Control::Stop);
+            }
+            let issue = match pages_1.next_record().await {
+                None => break,
+                Some(Ok(record)) => record,
+                Some(Err(error)) => {
+                    let failure = ::integ_runtime::generated::CallFailure::Call(error);
+                    break 'run run
+                        .call_failed(
+                            "examples/github_to_chat/notify.integ:338:3",
+                            failure,
+                            &[],
+                            ::integ_runtime::generated::flow::Action::DeadLetter,
+                            ("GitHub", "list_issues"),
+                            ::integ_runtime::generated::flow::Unit::Run,
+                            states(&since),
+                        );
+                }
+            };
+            run.count_read();
+            let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'record_1: {
+                if !(issue.pull_request.is_none()) {
+                    break 'record_1 Ok(Control::Skip);
+                }
+                let key = ::integ_runtime::generated::flow::dedupe_key(
+                    &{
+                        let mut text = String::new();
+                        ::integ_runtime::wire::Text::push_text(&issue.id, &mut text);
+                        text.push(':');
+                        ::integ_runtime::wire::Text::push_text(
+                            &issue.updated_at,
+                            &mut text,
+                        );
+                        text
+                    },
+                );
+                let hash = match ::integ_runtime::generated::flow::content_hash::<
+                    ::integ_runtime::wire::Plain<Issue>,
+                >(&issue) {
+                    Ok(hash) => hash,
+                    Err(error) => {
+                        break 'record_1 run
+                            .evaluation_failed(
+                                "examples/github_to_chat/notify.integ:338:3",
+                                error,
+                                ::integ_runtime::generated::flow::Unit::Record {
+                                    loop_id: "1:issue in GitHub.list_issues",
+                                    input: ::integ_runtime::generated::flow::json_text::<
+                                        ::integ_runtime::wire::Plain<Issue>,
+                                    >(&issue),
+                                    context: ::integ_runtime::generated::flow::context(
+                                        &[
+                                            (
+                                                "repo",
+                                                ::integ_runtime::generated::flow::json_text::<
+                                                    ::integ_runtime::wire::Plain<Repository>,
+                                                >(&repo),
+                                            ),
+                                        ],
+                                    ),
+                                },
+                                states(&since),
+                            );
+                    }
+                };
+                match run.is_duplicate("1:issue in GitHub.list_issues", &key, &hash) {
+                    Ok(true) => break 'record_1 Ok(Control::Skip),
+                    Ok(false) => {}
+                    Err(failed) => break 'record_1 Err(failed),
+                }
+                let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'body_1: {
+                    since = Some(
+                        ::integ_runtime::natives::numbers::max(since, issue.updated_at),
+                    );
+                    let value_2 = match ::integ_runtime::generated::flow::attempt(|| issue_digest(
+                        &issue,
+                        &repo,
+                    )) {
+                        Ok(value) => value,
+                        Err(error) => {
+                            break 'body_1 run
+                                .evaluation_failed(
+                                    "examples/github_to_chat/notify.integ:342:5",
+                                    error,
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:issue in GitHub.list_issues",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<Issue>,
+                                        >(&issue),
+                                        context: ::integ_runtime::generated::flow::context(
+                                            &[
+                                                (
+                                                    "repo",
+                                                    ::integ_runtime::generated::flow::json_text::<
+                                                        ::integ_runtime::wire::Plain<Repository>,
+                                                    >(&repo),
+                                                ),
+                                            ],
+                                        ),
+                                    },
+                                    states(&since),
+                                );
+                        }
+                    };
+                    match apis.chat.post_message(&value_2).await {
+                        Ok(_) => {
+                            run.count_written();
+                        }
+                        Err(failure) => {
+                            run.count_failed_write(&failure);
+                            match run
+                                .call_failed(
+                                    "examples/github_to_chat/notify.integ:342:5",
+                                    failure,
+                                    &[],
+                                    ::integ_runtime::generated::flow::Action::DeadLetter,
+                                    ("Chat", "post_message"),
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:issue in GitHub.list_issues",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<Issue>,
+                                        >(&issue),
+                                        context: ::integ_runtime::generated::flow::context(
+                                            &[
+                                                (
+                                                    "repo",
+                                                    ::integ_runtime::generated::flow::json_text::<
+                                                        ::integ_runtime::wire::Plain<Repository>,
+                                                    >(&repo),
+                                                ),
+                                            ],
+                                        ),
+                                    },
+                                    states(&since),
+                                )
+                            {
+                                Ok(Control::Next) => {}
+                                other => break 'body_1 other,
+                            }
+                        }
+                    }
+                    Ok(Control::Next)
+                };
+                if matches!(control, Ok(Control::Next | Control::Skip)) {
+                    run.passed("1:issue in GitHub.list_issues", key, hash);
+                }
+                control
+            };
+            match control {
+                Ok(Control::Stop) => break 'run Ok(Control::Stop),
+                Ok(Control::Skip) => {
+                    run.count_skipped();
+                }
+                Ok(_) => {}
+                Err(failed) => break 'run Err(failed),
+            }
+            if let Err(failed) = run.commit(states(&since)) {
+                break 'run Err(failed);
+            }
+        }
+        Ok(Control::Next)
+    };
+    Ok(run.finish(result, states(&since)))
+}
+/// On demand: the channels the bot can see, to choose names for `channel_for`.
+///
+/// Runs the flow `show_channels` (manual) once: its state is read from and saved to `host`'s store.
+#[allow(unused_labels, clippy::nonminimal_bool, clippy::cloned_ref_to_slice_refs)]
+pub async fn show_channels(
+    apis: &Apis,
+    host: &::integ_runtime::generated::FlowHost,
+) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
+    use ::integ_runtime::generated::flow::Control;
+    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+        name: "show_channels",
+        location: "examples/github_to_chat/notify.integ:347:6",
+        batch: 1u32,
+    };
+    fn states() -> Result<
+        ::std::collections::BTreeMap<String, String>,
+        ::integ_runtime::EvalError,
+    > {
+        Ok(::std::collections::BTreeMap::new())
+    }
+    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Manual)?;
+    if let Err(failed) = run.load_states() {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    if let Err(failed) = run.loaded(states()) {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    let result: Result<Control, ::integ_runtime::generated::flow::Failed> = 'run: {
+        let mut pages_1 = match apis.chat.list_channels() {
+            Ok(pages) => pages,
+            Err(failure) => {
+                break 'run run
+                    .call_failed(
+                        "examples/github_to_chat/notify.integ:349:3",
+                        failure,
+                        &[],
+                        ::integ_runtime::generated::flow::Action::DeadLetter,
+                        ("Chat", "list_channels"),
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(),
+                    );
+            }
+        };
+        loop {
+            if run.stopping() {
+                break 'run Ok(Control::Stop);
+            }
+            let ch = match pages_1.next_record().await {
+                None => break,
+                Some(Ok(record)) => record,
+                Some(Err(error)) => {
+                    let failure = ::integ_runtime::generated::CallFailure::Call(error);
+                    break 'run run
+                        .call_failed(
+                            "examples/github_to_chat/notify.integ:349:3",
+                            failure,
+                            &[],
+                            ::integ_runtime::generated::flow::Action::DeadLetter,
+                            ("Chat", "list_channels"),
+                            ::integ_runtime::generated::flow::Unit::Run,
+                            states(),
+                        );
+                }
+            };
+            run.count_read();
+            let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'record_1: {
+                if !(!ch.read_only) {
+                    break 'record_1 Ok(Control::Skip);
+                }
+                let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'body_1: {
+                    run.log(
+                        ::integ_runtime::generated::flow::LogLevel::Info,
+                        {
+                            let mut text = String::new();
+                            text.push('#');
+                            text.push_str(ch.name.as_str());
+                            text.push_str(" (");
+                            text.push_str(ch.id.as_str());
+                            text.push_str("): ");
+                            ::integ_runtime::wire::Text::push_text(
+                                &ch.members,
+                                &mut text,
+                            );
+                            text.push_str(" members");
+                            text
+                        }
+                            .as_str(),
+                    );
+                    Ok(Control::Next)
+                };
+                control
+            };
+            match control {
+                Ok(Control::Stop) => break 'run Ok(Control::Stop),
+                Ok(Control::Skip) => {
+                    run.count_skipped();
+                }
+                Ok(_) => {}
+                Err(failed) => break 'run Err(failed),
+            }
+            if let Err(failed) = run.commit(states()) {
+                break 'run Err(failed);
+            }
+        }
+        Ok(Control::Next)
+    };
+    Ok(run.finish(result, states()))
+}

@@ -1743,3 +1743,665 @@ impl Apis {
         })
     }
 }
+/// Every five minutes: orders changed since the last run become CRM contacts and deals.
+///
+/// Runs the flow `sync_orders` (every 5m) once: its state is read from and saved to `host`'s store.
+#[allow(unused_labels, clippy::nonminimal_bool, clippy::cloned_ref_to_slice_refs)]
+pub async fn sync_orders(
+    apis: &Apis,
+    host: &::integ_runtime::generated::FlowHost,
+) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
+    use ::integ_runtime::generated::flow::Control;
+    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+        name: "sync_orders",
+        location: "examples/shop_to_crm/sync.integ:374:6",
+        batch: 50u32,
+    };
+    #[allow(clippy::ptr_arg)]
+    fn states(
+        since: &Option<::integ_runtime::value::DateTime>,
+    ) -> Result<
+        ::std::collections::BTreeMap<String, String>,
+        ::integ_runtime::EvalError,
+    > {
+        let mut states = ::std::collections::BTreeMap::new();
+        states
+            .insert(
+                "since".to_owned(),
+                ::integ_runtime::generated::flow::encoded::<
+                    ::integ_runtime::wire::Opt<::integ_runtime::wire::DateTime>,
+                >(since)?,
+            );
+        Ok(states)
+    }
+    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Every)?;
+    if let Err(failed) = run.load_states() {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    let mut since: Option<::integ_runtime::value::DateTime> = match run
+        .stored::<
+            ::integ_runtime::wire::Opt<::integ_runtime::wire::DateTime>,
+        >("since", "DateTime?")
+    {
+        Ok(Some(value)) => value,
+        Ok(None) => None,
+        Err(failed) => {
+            return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+        }
+    };
+    if let Err(failed) = run.loaded(states(&since)) {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    let result: Result<Control, ::integ_runtime::generated::flow::Failed> = 'run: {
+        let value_1 = match ::integ_runtime::generated::flow::attempt(|| Ok({
+            let mut text = String::new();
+            text.push_str("syncing orders changed since ");
+            ::integ_runtime::wire::Text::push_text(
+                &match since {
+                    Some(value) => value,
+                    None => ::integ_runtime::natives::dates::from_unix(0i64)?,
+                },
+                &mut text,
+            );
+            text
+        })) {
+            Ok(value) => value,
+            Err(error) => {
+                break 'run run
+                    .evaluation_failed(
+                        "examples/shop_to_crm/sync.integ:379:3",
+                        error,
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(&since),
+                    );
+            }
+        };
+        run.log(::integ_runtime::generated::flow::LogLevel::Info, value_1.as_str());
+        let value_2 = match ::integ_runtime::generated::flow::attempt(|| ::integ_runtime::natives::options::map_some(
+            since,
+            |t| ::integ_runtime::ops::datetime_shift(
+                t,
+                ::integ_runtime::ops::Op::Sub,
+                ::integ_runtime::value::Duration {
+                    millis: 120000,
+                },
+            ),
+        )) {
+            Ok(value) => value,
+            Err(error) => {
+                break 'run run
+                    .evaluation_failed(
+                        "examples/shop_to_crm/sync.integ:380:3",
+                        error,
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(&since),
+                    );
+            }
+        };
+        let mut pages_3 = match apis.shop.list_orders(&value_2) {
+            Ok(pages) => pages,
+            Err(failure) => {
+                break 'run run
+                    .call_failed(
+                        "examples/shop_to_crm/sync.integ:380:3",
+                        failure,
+                        &[],
+                        ::integ_runtime::generated::flow::Action::DeadLetter,
+                        ("Shop", "list_orders"),
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(&since),
+                    );
+            }
+        };
+        loop {
+            if run.stopping() {
+                break 'run Ok(Control::Stop);
+            }
+            let o = match pages_3.next_record().await {
+                None => break,
+                Some(Ok(record)) => record,
+                Some(Err(error)) => {
+                    let failure = ::integ_runtime::generated::CallFailure::Call(error);
+                    break 'run run
+                        .call_failed(
+                            "examples/shop_to_crm/sync.integ:380:3",
+                            failure,
+                            &[],
+                            ::integ_runtime::generated::flow::Action::DeadLetter,
+                            ("Shop", "list_orders"),
+                            ::integ_runtime::generated::flow::Unit::Run,
+                            states(&since),
+                        );
+                }
+            };
+            run.count_read();
+            let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'record_1: {
+                if !((o.email.is_some()) && (!o.test)) {
+                    break 'record_1 Ok(Control::Skip);
+                }
+                let key = ::integ_runtime::generated::flow::dedupe_key(
+                    &{
+                        let mut text = String::new();
+                        ::integ_runtime::wire::Text::push_text(&o.id, &mut text);
+                        text.push(':');
+                        ::integ_runtime::wire::Text::push_text(&o.updated_at, &mut text);
+                        text
+                    },
+                );
+                let hash = match ::integ_runtime::generated::flow::content_hash::<
+                    ::integ_runtime::wire::Plain<Order>,
+                >(&o) {
+                    Ok(hash) => hash,
+                    Err(error) => {
+                        break 'record_1 run
+                            .evaluation_failed(
+                                "examples/shop_to_crm/sync.integ:380:3",
+                                error,
+                                ::integ_runtime::generated::flow::Unit::Record {
+                                    loop_id: "1:o in Shop.list_orders",
+                                    input: ::integ_runtime::generated::flow::json_text::<
+                                        ::integ_runtime::wire::Plain<Order>,
+                                    >(&o),
+                                    context: ::integ_runtime::generated::flow::context(&[]),
+                                },
+                                states(&since),
+                            );
+                    }
+                };
+                match run.is_duplicate("1:o in Shop.list_orders", &key, &hash) {
+                    Ok(true) => break 'record_1 Ok(Control::Skip),
+                    Ok(false) => {}
+                    Err(failed) => break 'record_1 Err(failed),
+                }
+                let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'body_1: {
+                    since = Some(
+                        ::integ_runtime::natives::numbers::max(since, o.updated_at),
+                    );
+                    let value_4 = match ::integ_runtime::generated::flow::attempt(|| to_contact(
+                        &o,
+                    )) {
+                        Ok(value) => value,
+                        Err(error) => {
+                            break 'body_1 run
+                                .evaluation_failed(
+                                    "examples/shop_to_crm/sync.integ:386:5",
+                                    error,
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:o in Shop.list_orders",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<Order>,
+                                        >(&o),
+                                        context: ::integ_runtime::generated::flow::context(&[]),
+                                    },
+                                    states(&since),
+                                );
+                        }
+                    };
+                    let contact: Contact = value_4.clone();
+                    if !::integ_runtime::natives::strings::is_email(
+                        contact.email.as_str(),
+                    ) {
+                        run.log(
+                            ::integ_runtime::generated::flow::LogLevel::Warn,
+                            {
+                                let mut text = String::new();
+                                text.push_str("order ");
+                                text.push_str(o.order_number.as_str());
+                                text.push_str(": no usable email, skipped");
+                                text
+                            }
+                                .as_str(),
+                        );
+                        break 'body_1 Ok(Control::Skip);
+                    }
+                    let r#ref: ContactRef = match apis
+                        .crm
+                        .upsert_contact(&contact.external_id, &contact)
+                        .await
+                    {
+                        Ok(value) => {
+                            run.count_written();
+                            value
+                        }
+                        Err(failure) => {
+                            run.count_failed_write(&failure);
+                            break 'body_1 run
+                                .call_failed(
+                                    "examples/shop_to_crm/sync.integ:391:5",
+                                    failure,
+                                    &[
+                                        (
+                                            Some("Invalid"),
+                                            ::integ_runtime::generated::flow::Action::Skip,
+                                        ),
+                                        (
+                                            Some("Conflict"),
+                                            ::integ_runtime::generated::flow::Action::DeadLetter,
+                                        ),
+                                    ],
+                                    ::integ_runtime::generated::flow::Action::DeadLetter,
+                                    ("Crm", "upsert_contact"),
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:o in Shop.list_orders",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<Order>,
+                                        >(&o),
+                                        context: ::integ_runtime::generated::flow::context(&[]),
+                                    },
+                                    states(&since),
+                                );
+                        }
+                    };
+                    let value_5 = match ::integ_runtime::generated::flow::attempt(|| Ok(
+                        ::integ_runtime::natives::lists::unique(
+                            &::integ_runtime::natives::lists::map(
+                                &::integ_runtime::natives::lists::filter_map(
+                                    &o.items,
+                                    |i| Ok(
+                                        ::integ_runtime::natives::strings::nonblank(
+                                            i.product_type.as_deref(),
+                                        ),
+                                    ),
+                                )?,
+                                |t_2| Ok({
+                                    let mut text = String::new();
+                                    text.push_str("interest-");
+                                    text.push_str(
+                                        ::integ_runtime::natives::strings::slugify(t_2.as_str())
+                                            .as_str(),
+                                    );
+                                    text
+                                }),
+                            )?,
+                        ),
+                    )) {
+                        Ok(value) => value,
+                        Err(error) => {
+                            break 'body_1 run
+                                .evaluation_failed(
+                                    "examples/shop_to_crm/sync.integ:395:5",
+                                    error,
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:o in Shop.list_orders",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<Order>,
+                                        >(&o),
+                                        context: ::integ_runtime::generated::flow::context(&[]),
+                                    },
+                                    states(&since),
+                                );
+                        }
+                    };
+                    let interests: Vec<String> = value_5.clone();
+                    if !::integ_runtime::natives::lists::is_empty(&interests) {
+                        match apis.crm.add_tags(&r#ref.id, &interests).await {
+                            Ok(_) => {
+                                run.count_written();
+                            }
+                            Err(failure) => {
+                                run.count_failed_write(&failure);
+                                match run
+                                    .call_failed(
+                                        "examples/shop_to_crm/sync.integ:397:7",
+                                        failure,
+                                        &[],
+                                        ::integ_runtime::generated::flow::Action::DeadLetter,
+                                        ("Crm", "add_tags"),
+                                        ::integ_runtime::generated::flow::Unit::Record {
+                                            loop_id: "1:o in Shop.list_orders",
+                                            input: ::integ_runtime::generated::flow::json_text::<
+                                                ::integ_runtime::wire::Plain<Order>,
+                                            >(&o),
+                                            context: ::integ_runtime::generated::flow::context(&[]),
+                                        },
+                                        states(&since),
+                                    )
+                                {
+                                    Ok(Control::Next) => {}
+                                    other => break 'body_1 other,
+                                }
+                            }
+                        }
+                    }
+                    if (o.status == OrderStatus::Pending)
+                        || (o.status == OrderStatus::Authorized)
+                    {
+                        run.log(
+                            ::integ_runtime::generated::flow::LogLevel::Debug,
+                            {
+                                let mut text = String::new();
+                                text.push_str("order ");
+                                text.push_str(o.order_number.as_str());
+                                text.push_str(" is not paid yet: contact only");
+                                text
+                            }
+                                .as_str(),
+                        );
+                    } else {
+                        if ::integ_runtime::natives::lists::is_empty(&o.items) {
+                            run.log(
+                                ::integ_runtime::generated::flow::LogLevel::Warn,
+                                {
+                                    let mut text = String::new();
+                                    text.push_str("order ");
+                                    text.push_str(o.order_number.as_str());
+                                    text.push_str(" has no line items: no deal");
+                                    text
+                                }
+                                    .as_str(),
+                            );
+                        } else {
+                            let value_6 = match ::integ_runtime::generated::flow::attempt(||
+                            to_deal(&o)) {
+                                Ok(value) => value,
+                                Err(error) => {
+                                    break 'body_1 run
+                                        .evaluation_failed(
+                                            "examples/shop_to_crm/sync.integ:404:7",
+                                            error,
+                                            ::integ_runtime::generated::flow::Unit::Record {
+                                                loop_id: "1:o in Shop.list_orders",
+                                                input: ::integ_runtime::generated::flow::json_text::<
+                                                    ::integ_runtime::wire::Plain<Order>,
+                                                >(&o),
+                                                context: ::integ_runtime::generated::flow::context(&[]),
+                                            },
+                                            states(&since),
+                                        );
+                                }
+                            };
+                            match apis.crm.upsert_deal(&value_6).await {
+                                Ok(_) => {
+                                    run.count_written();
+                                }
+                                Err(failure) => {
+                                    run.count_failed_write(&failure);
+                                    match run
+                                        .call_failed(
+                                            "examples/shop_to_crm/sync.integ:404:7",
+                                            failure,
+                                            &[
+                                                (
+                                                    Some("DealLocked"),
+                                                    ::integ_runtime::generated::flow::Action::Skip,
+                                                ),
+                                                (None, ::integ_runtime::generated::flow::Action::DeadLetter),
+                                            ],
+                                            ::integ_runtime::generated::flow::Action::DeadLetter,
+                                            ("Crm", "upsert_deal"),
+                                            ::integ_runtime::generated::flow::Unit::Record {
+                                                loop_id: "1:o in Shop.list_orders",
+                                                input: ::integ_runtime::generated::flow::json_text::<
+                                                    ::integ_runtime::wire::Plain<Order>,
+                                                >(&o),
+                                                context: ::integ_runtime::generated::flow::context(&[]),
+                                            },
+                                            states(&since),
+                                        )
+                                    {
+                                        Ok(Control::Next) => {}
+                                        other => break 'body_1 other,
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Ok(Control::Next)
+                };
+                if matches!(control, Ok(Control::Next | Control::Skip)) {
+                    run.passed("1:o in Shop.list_orders", key, hash);
+                }
+                control
+            };
+            match control {
+                Ok(Control::Stop) => break 'run Ok(Control::Stop),
+                Ok(Control::Skip) => {
+                    run.count_skipped();
+                }
+                Ok(_) => {}
+                Err(failed) => break 'run Err(failed),
+            }
+            if let Err(failed) = run.commit(states(&since)) {
+                break 'run Err(failed);
+            }
+        }
+        match apis.heartbeat.ping().await {
+            Ok(_) => {}
+            Err(failure) => {
+                match run
+                    .call_failed(
+                        "examples/shop_to_crm/sync.integ:407:3",
+                        failure,
+                        &[(None, ::integ_runtime::generated::flow::Action::Ignore)],
+                        ::integ_runtime::generated::flow::Action::DeadLetter,
+                        ("Heartbeat", "ping"),
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(&since),
+                    )
+                {
+                    Ok(Control::Next) => {}
+                    other => break 'run other,
+                }
+            }
+        }
+        let value_7 = match ::integ_runtime::generated::flow::attempt(|| Ok({
+            let mut text = String::new();
+            text.push_str("sync done; cursor at ");
+            ::integ_runtime::wire::Text::push_text(
+                &match since {
+                    Some(value) => value,
+                    None => ::integ_runtime::natives::dates::from_unix(0i64)?,
+                },
+                &mut text,
+            );
+            text
+        })) {
+            Ok(value) => value,
+            Err(error) => {
+                break 'run run
+                    .evaluation_failed(
+                        "examples/shop_to_crm/sync.integ:408:3",
+                        error,
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(&since),
+                    );
+            }
+        };
+        run.log(::integ_runtime::generated::flow::LogLevel::Info, value_7.as_str());
+        Ok(Control::Next)
+    };
+    Ok(run.finish(result, states(&since)))
+}
+/// On demand: loads every shop customer into the CRM (run once before the
+/// first `sync_orders`; safe to run again).
+///
+/// Runs the flow `backfill_customers` (manual) once: its state is read from and saved to `host`'s store.
+#[allow(unused_labels, clippy::nonminimal_bool, clippy::cloned_ref_to_slice_refs)]
+pub async fn backfill_customers(
+    apis: &Apis,
+    host: &::integ_runtime::generated::FlowHost,
+) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
+    use ::integ_runtime::generated::flow::Control;
+    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+        name: "backfill_customers",
+        location: "examples/shop_to_crm/sync.integ:413:6",
+        batch: 200u32,
+    };
+    fn states() -> Result<
+        ::std::collections::BTreeMap<String, String>,
+        ::integ_runtime::EvalError,
+    > {
+        Ok(::std::collections::BTreeMap::new())
+    }
+    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Manual)?;
+    if let Err(failed) = run.load_states() {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    if let Err(failed) = run.loaded(states()) {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    let result: Result<Control, ::integ_runtime::generated::flow::Failed> = 'run: {
+        let mut pages_1 = match apis.shop.list_customers() {
+            Ok(pages) => pages,
+            Err(failure) => {
+                break 'run run
+                    .call_failed(
+                        "examples/shop_to_crm/sync.integ:416:3",
+                        failure,
+                        &[],
+                        ::integ_runtime::generated::flow::Action::DeadLetter,
+                        ("Shop", "list_customers"),
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(),
+                    );
+            }
+        };
+        loop {
+            if run.stopping() {
+                break 'run Ok(Control::Stop);
+            }
+            let c = match pages_1.next_record().await {
+                None => break,
+                Some(Ok(record)) => record,
+                Some(Err(error)) => {
+                    let failure = ::integ_runtime::generated::CallFailure::Call(error);
+                    break 'run run
+                        .call_failed(
+                            "examples/shop_to_crm/sync.integ:416:3",
+                            failure,
+                            &[],
+                            ::integ_runtime::generated::flow::Action::DeadLetter,
+                            ("Shop", "list_customers"),
+                            ::integ_runtime::generated::flow::Unit::Run,
+                            states(),
+                        );
+                }
+            };
+            run.count_read();
+            let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'record_1: {
+                if !(c.email.is_some()) {
+                    break 'record_1 Ok(Control::Skip);
+                }
+                let key = ::integ_runtime::generated::flow::dedupe_key(&c.id);
+                let hash = match ::integ_runtime::generated::flow::content_hash::<
+                    ::integ_runtime::wire::Plain<Customer>,
+                >(&c) {
+                    Ok(hash) => hash,
+                    Err(error) => {
+                        break 'record_1 run
+                            .evaluation_failed(
+                                "examples/shop_to_crm/sync.integ:416:3",
+                                error,
+                                ::integ_runtime::generated::flow::Unit::Record {
+                                    loop_id: "1:c in Shop.list_customers",
+                                    input: ::integ_runtime::generated::flow::json_text::<
+                                        ::integ_runtime::wire::Plain<Customer>,
+                                    >(&c),
+                                    context: ::integ_runtime::generated::flow::context(&[]),
+                                },
+                                states(),
+                            );
+                    }
+                };
+                match run.is_duplicate("1:c in Shop.list_customers", &key, &hash) {
+                    Ok(true) => break 'record_1 Ok(Control::Skip),
+                    Ok(false) => {}
+                    Err(failed) => break 'record_1 Err(failed),
+                }
+                let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'body_1: {
+                    let value_2 = match ::integ_runtime::generated::flow::attempt(|| customer_key(
+                        &c.id,
+                    )) {
+                        Ok(value) => value,
+                        Err(error) => {
+                            break 'body_1 run
+                                .evaluation_failed(
+                                    "examples/shop_to_crm/sync.integ:417:5",
+                                    error,
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:c in Shop.list_customers",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<Customer>,
+                                        >(&c),
+                                        context: ::integ_runtime::generated::flow::context(&[]),
+                                    },
+                                    states(),
+                                );
+                        }
+                    };
+                    let value_3 = match ::integ_runtime::generated::flow::attempt(|| customer_to_contact(
+                        &c,
+                    )) {
+                        Ok(value) => value,
+                        Err(error) => {
+                            break 'body_1 run
+                                .evaluation_failed(
+                                    "examples/shop_to_crm/sync.integ:417:5",
+                                    error,
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:c in Shop.list_customers",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<Customer>,
+                                        >(&c),
+                                        context: ::integ_runtime::generated::flow::context(&[]),
+                                    },
+                                    states(),
+                                );
+                        }
+                    };
+                    match apis.crm.upsert_contact(&value_2, &value_3).await {
+                        Ok(_) => {
+                            run.count_written();
+                        }
+                        Err(failure) => {
+                            run.count_failed_write(&failure);
+                            match run
+                                .call_failed(
+                                    "examples/shop_to_crm/sync.integ:417:5",
+                                    failure,
+                                    &[
+                                        (
+                                            Some("Invalid"),
+                                            ::integ_runtime::generated::flow::Action::Skip,
+                                        ),
+                                    ],
+                                    ::integ_runtime::generated::flow::Action::DeadLetter,
+                                    ("Crm", "upsert_contact"),
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:c in Shop.list_customers",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<Customer>,
+                                        >(&c),
+                                        context: ::integ_runtime::generated::flow::context(&[]),
+                                    },
+                                    states(),
+                                )
+                            {
+                                Ok(Control::Next) => {}
+                                other => break 'body_1 other,
+                            }
+                        }
+                    }
+                    Ok(Control::Next)
+                };
+                if matches!(control, Ok(Control::Next | Control::Skip)) {
+                    run.passed("1:c in Shop.list_customers", key, hash);
+                }
+                control
+            };
+            match control {
+                Ok(Control::Stop) => break 'run Ok(Control::Stop),
+                Ok(Control::Skip) => {
+                    run.count_skipped();
+                }
+                Ok(_) => {}
+                Err(failed) => break 'run Err(failed),
+            }
+            if let Err(failed) = run.commit(states()) {
+                break 'run Err(failed);
+            }
+        }
+        Ok(Control::Next)
+    };
+    Ok(run.finish(result, states()))
+}

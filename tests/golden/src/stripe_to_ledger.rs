@@ -1788,3 +1788,1024 @@ impl Apis {
         })
     }
 }
+/// Hourly at :15, every balance transaction created since the last run.
+///
+/// Runs the flow `export_transactions` (cron("15 * * * *")) once: its state is read from and saved to `host`'s store.
+#[allow(unused_labels, clippy::nonminimal_bool, clippy::cloned_ref_to_slice_refs)]
+pub async fn export_transactions(
+    apis: &Apis,
+    host: &::integ_runtime::generated::FlowHost,
+) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
+    use ::integ_runtime::generated::flow::Control;
+    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+        name: "export_transactions",
+        location: "examples/stripe_to_ledger/export.integ:373:6",
+        batch: 100u32,
+    };
+    #[allow(clippy::ptr_arg)]
+    fn states(
+        since: &Option<::integ_runtime::value::DateTime>,
+    ) -> Result<
+        ::std::collections::BTreeMap<String, String>,
+        ::integ_runtime::EvalError,
+    > {
+        let mut states = ::std::collections::BTreeMap::new();
+        states
+            .insert(
+                "since".to_owned(),
+                ::integ_runtime::generated::flow::encoded::<
+                    ::integ_runtime::wire::Opt<::integ_runtime::wire::DateTime>,
+                >(since)?,
+            );
+        Ok(states)
+    }
+    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Cron)?;
+    if let Err(failed) = run.load_states() {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    let mut since: Option<::integ_runtime::value::DateTime> = match run
+        .stored::<
+            ::integ_runtime::wire::Opt<::integ_runtime::wire::DateTime>,
+        >("since", "DateTime?")
+    {
+        Ok(Some(value)) => value,
+        Ok(None) => None,
+        Err(failed) => {
+            return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+        }
+    };
+    if let Err(failed) = run.loaded(states(&since)) {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    let result: Result<Control, ::integ_runtime::generated::flow::Failed> = 'run: {
+        let started: ::integ_runtime::value::DateTime = ::integ_runtime::natives::dates::now(
+            &::integ_runtime::natives::SystemClock,
+        );
+        let value_1 = match ::integ_runtime::generated::flow::attempt(|| ::integ_runtime::natives::options::map_some(
+            since,
+            |s| Ok(
+                ::integ_runtime::natives::dates::to_unix(
+                    ::integ_runtime::ops::datetime_shift(
+                        s,
+                        ::integ_runtime::ops::Op::Sub,
+                        ::integ_runtime::value::Duration {
+                            millis: 600000,
+                        },
+                    )?,
+                ),
+            ),
+        )) {
+            Ok(value) => value,
+            Err(error) => {
+                break 'run run
+                    .evaluation_failed(
+                        "examples/stripe_to_ledger/export.integ:382:3",
+                        error,
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(&since),
+                    );
+            }
+        };
+        let mut pages_2 = match apis.stripe.list_balance_transactions(&value_1) {
+            Ok(pages) => pages,
+            Err(failure) => {
+                break 'run run
+                    .call_failed(
+                        "examples/stripe_to_ledger/export.integ:382:3",
+                        failure,
+                        &[],
+                        ::integ_runtime::generated::flow::Action::DeadLetter,
+                        ("Stripe", "list_balance_transactions"),
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(&since),
+                    );
+            }
+        };
+        loop {
+            if run.stopping() {
+                break 'run Ok(Control::Stop);
+            }
+            let t = match pages_2.next_record().await {
+                None => break,
+                Some(Ok(record)) => record,
+                Some(Err(error)) => {
+                    let failure = ::integ_runtime::generated::CallFailure::Call(error);
+                    break 'run run
+                        .call_failed(
+                            "examples/stripe_to_ledger/export.integ:382:3",
+                            failure,
+                            &[],
+                            ::integ_runtime::generated::flow::Action::DeadLetter,
+                            ("Stripe", "list_balance_transactions"),
+                            ::integ_runtime::generated::flow::Unit::Run,
+                            states(&since),
+                        );
+                }
+            };
+            run.count_read();
+            let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'record_1: {
+                let value_3 = match ::integ_runtime::generated::flow::attempt(|| Ok(
+                    is_exportable(&t.r#type)? && (t.amount != 0i64),
+                )) {
+                    Ok(value) => value,
+                    Err(error) => {
+                        break 'record_1 run
+                            .evaluation_failed(
+                                "examples/stripe_to_ledger/export.integ:382:3",
+                                error,
+                                ::integ_runtime::generated::flow::Unit::Record {
+                                    loop_id: "1:t in Stripe.list_balance_transactions",
+                                    input: ::integ_runtime::generated::flow::json_text::<
+                                        ::integ_runtime::wire::Plain<BalanceTransaction>,
+                                    >(&t),
+                                    context: ::integ_runtime::generated::flow::context(
+                                        &[
+                                            (
+                                                "started",
+                                                ::integ_runtime::generated::flow::json_text::<
+                                                    ::integ_runtime::wire::DateTime,
+                                                >(&started),
+                                            ),
+                                        ],
+                                    ),
+                                },
+                                states(&since),
+                            );
+                    }
+                };
+                if !value_3 {
+                    break 'record_1 Ok(Control::Skip);
+                }
+                let key = ::integ_runtime::generated::flow::dedupe_key(&t.id);
+                let hash = match ::integ_runtime::generated::flow::content_hash::<
+                    ::integ_runtime::wire::Plain<BalanceTransaction>,
+                >(&t) {
+                    Ok(hash) => hash,
+                    Err(error) => {
+                        break 'record_1 run
+                            .evaluation_failed(
+                                "examples/stripe_to_ledger/export.integ:382:3",
+                                error,
+                                ::integ_runtime::generated::flow::Unit::Record {
+                                    loop_id: "1:t in Stripe.list_balance_transactions",
+                                    input: ::integ_runtime::generated::flow::json_text::<
+                                        ::integ_runtime::wire::Plain<BalanceTransaction>,
+                                    >(&t),
+                                    context: ::integ_runtime::generated::flow::context(
+                                        &[
+                                            (
+                                                "started",
+                                                ::integ_runtime::generated::flow::json_text::<
+                                                    ::integ_runtime::wire::DateTime,
+                                                >(&started),
+                                            ),
+                                        ],
+                                    ),
+                                },
+                                states(&since),
+                            );
+                    }
+                };
+                match run
+                    .is_duplicate("1:t in Stripe.list_balance_transactions", &key, &hash)
+                {
+                    Ok(true) => break 'record_1 Ok(Control::Skip),
+                    Ok(false) => {}
+                    Err(failed) => break 'record_1 Err(failed),
+                }
+                let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'body_1: {
+                    let value_4 = match ::integ_runtime::generated::flow::attempt(|| Ok(
+                        vec![books_currency() ?],
+                    )) {
+                        Ok(value) => value,
+                        Err(error) => {
+                            break 'body_1 run
+                                .evaluation_failed(
+                                    "examples/stripe_to_ledger/export.integ:385:5",
+                                    error,
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:t in Stripe.list_balance_transactions",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<BalanceTransaction>,
+                                        >(&t),
+                                        context: ::integ_runtime::generated::flow::context(
+                                            &[
+                                                (
+                                                    "started",
+                                                    ::integ_runtime::generated::flow::json_text::<
+                                                        ::integ_runtime::wire::DateTime,
+                                                    >(&started),
+                                                ),
+                                            ],
+                                        ),
+                                    },
+                                    states(&since),
+                                );
+                        }
+                    };
+                    let quote: RateQuote = match apis
+                        .rates
+                        .get_rates(
+                            &::integ_runtime::natives::strings::upper(
+                                t.currency.as_str(),
+                            ),
+                            &::integ_runtime::natives::dates::to_date(t.created),
+                            &value_4,
+                        )
+                        .await
+                    {
+                        Ok(value) => value,
+                        Err(failure) => {
+                            break 'body_1 run
+                                .call_failed(
+                                    "examples/stripe_to_ledger/export.integ:385:5",
+                                    failure,
+                                    &[
+                                        (
+                                            Some("NoRates"),
+                                            ::integ_runtime::generated::flow::Action::DeadLetter,
+                                        ),
+                                        (None, ::integ_runtime::generated::flow::Action::Fail),
+                                    ],
+                                    ::integ_runtime::generated::flow::Action::DeadLetter,
+                                    ("Rates", "get_rates"),
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:t in Stripe.list_balance_transactions",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<BalanceTransaction>,
+                                        >(&t),
+                                        context: ::integ_runtime::generated::flow::context(
+                                            &[
+                                                (
+                                                    "started",
+                                                    ::integ_runtime::generated::flow::json_text::<
+                                                        ::integ_runtime::wire::DateTime,
+                                                    >(&started),
+                                                ),
+                                            ],
+                                        ),
+                                    },
+                                    states(&since),
+                                );
+                        }
+                    };
+                    let value_5 = match ::integ_runtime::generated::flow::attempt(|| Ok(
+                        ::integ_runtime::natives::maps::get(
+                                &quote.rates,
+                                books_currency()?.as_str(),
+                            )
+                            .cloned(),
+                    )) {
+                        Ok(value) => value,
+                        Err(error) => {
+                            break 'body_1 run
+                                .evaluation_failed(
+                                    "examples/stripe_to_ledger/export.integ:389:5",
+                                    error,
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:t in Stripe.list_balance_transactions",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<BalanceTransaction>,
+                                        >(&t),
+                                        context: ::integ_runtime::generated::flow::context(
+                                            &[
+                                                (
+                                                    "started",
+                                                    ::integ_runtime::generated::flow::json_text::<
+                                                        ::integ_runtime::wire::DateTime,
+                                                    >(&started),
+                                                ),
+                                            ],
+                                        ),
+                                    },
+                                    states(&since),
+                                );
+                        }
+                    };
+                    let rate: Option<::integ_runtime::Decimal> = value_5;
+                    if rate.is_none() {
+                        let value_6 = match ::integ_runtime::generated::flow::attempt(|| Ok({
+                            let mut text = String::new();
+                            text.push_str("the rates service has no ");
+                            text.push_str(books_currency()?.as_str());
+                            text.push_str(" rate for ");
+                            text.push_str(t.currency.as_str());
+                            text.push_str(" on ");
+                            ::integ_runtime::wire::Text::push_text(
+                                &quote.date,
+                                &mut text,
+                            );
+                            text
+                        })) {
+                            Ok(value) => value,
+                            Err(error) => {
+                                break 'body_1 run
+                                    .evaluation_failed(
+                                        "examples/stripe_to_ledger/export.integ:391:7",
+                                        error,
+                                        ::integ_runtime::generated::flow::Unit::Record {
+                                            loop_id: "1:t in Stripe.list_balance_transactions",
+                                            input: ::integ_runtime::generated::flow::json_text::<
+                                                ::integ_runtime::wire::Plain<BalanceTransaction>,
+                                            >(&t),
+                                            context: ::integ_runtime::generated::flow::context(
+                                                &[
+                                                    (
+                                                        "started",
+                                                        ::integ_runtime::generated::flow::json_text::<
+                                                            ::integ_runtime::wire::DateTime,
+                                                        >(&started),
+                                                    ),
+                                                ],
+                                            ),
+                                        },
+                                        states(&since),
+                                    );
+                            }
+                        };
+                        break 'body_1 Err(
+                            run
+                                .fail(
+                                    "examples/stripe_to_ledger/export.integ:391:7",
+                                    value_6.as_str(),
+                                ),
+                        );
+                    } else {
+                        let value_7 = match ::integ_runtime::generated::flow::attempt(|| to_entry(
+                            &t,
+                            ::integ_runtime::generated::narrowed(&rate)?,
+                        )) {
+                            Ok(value) => value,
+                            Err(error) => {
+                                break 'body_1 run
+                                    .evaluation_failed(
+                                        "examples/stripe_to_ledger/export.integ:393:7",
+                                        error,
+                                        ::integ_runtime::generated::flow::Unit::Record {
+                                            loop_id: "1:t in Stripe.list_balance_transactions",
+                                            input: ::integ_runtime::generated::flow::json_text::<
+                                                ::integ_runtime::wire::Plain<BalanceTransaction>,
+                                            >(&t),
+                                            context: ::integ_runtime::generated::flow::context(
+                                                &[
+                                                    (
+                                                        "started",
+                                                        ::integ_runtime::generated::flow::json_text::<
+                                                            ::integ_runtime::wire::DateTime,
+                                                        >(&started),
+                                                    ),
+                                                ],
+                                            ),
+                                        },
+                                        states(&since),
+                                    );
+                            }
+                        };
+                        let posted: PostedEntry = match apis
+                            .ledger
+                            .post_entry(&value_7)
+                            .await
+                        {
+                            Ok(value) => {
+                                run.count_written();
+                                value
+                            }
+                            Err(failure) => {
+                                run.count_failed_write(&failure);
+                                break 'body_1 run
+                                    .call_failed(
+                                        "examples/stripe_to_ledger/export.integ:393:7",
+                                        failure,
+                                        &[
+                                            (
+                                                Some("AlreadyPosted"),
+                                                ::integ_runtime::generated::flow::Action::Skip,
+                                            ),
+                                            (
+                                                Some("Unbalanced"),
+                                                ::integ_runtime::generated::flow::Action::DeadLetter,
+                                            ),
+                                        ],
+                                        ::integ_runtime::generated::flow::Action::DeadLetter,
+                                        ("Ledger", "post_entry"),
+                                        ::integ_runtime::generated::flow::Unit::Record {
+                                            loop_id: "1:t in Stripe.list_balance_transactions",
+                                            input: ::integ_runtime::generated::flow::json_text::<
+                                                ::integ_runtime::wire::Plain<BalanceTransaction>,
+                                            >(&t),
+                                            context: ::integ_runtime::generated::flow::context(
+                                                &[
+                                                    (
+                                                        "started",
+                                                        ::integ_runtime::generated::flow::json_text::<
+                                                            ::integ_runtime::wire::DateTime,
+                                                        >(&started),
+                                                    ),
+                                                ],
+                                            ),
+                                        },
+                                        states(&since),
+                                    );
+                            }
+                        };
+                        let charge_id: String = String::from(
+                            t.source.as_deref().unwrap_or(""),
+                        );
+                        if ::integ_runtime::natives::strings::starts_with(
+                            charge_id.as_str(),
+                            "ch_",
+                        ) {
+                            match apis.stripe.tag_charge(&charge_id, &posted.id).await {
+                                Ok(_) => {
+                                    run.count_written();
+                                }
+                                Err(failure) => {
+                                    run.count_failed_write(&failure);
+                                    match run
+                                        .call_failed(
+                                            "examples/stripe_to_ledger/export.integ:399:9",
+                                            failure,
+                                            &[],
+                                            ::integ_runtime::generated::flow::Action::DeadLetter,
+                                            ("Stripe", "tag_charge"),
+                                            ::integ_runtime::generated::flow::Unit::Record {
+                                                loop_id: "1:t in Stripe.list_balance_transactions",
+                                                input: ::integ_runtime::generated::flow::json_text::<
+                                                    ::integ_runtime::wire::Plain<BalanceTransaction>,
+                                                >(&t),
+                                                context: ::integ_runtime::generated::flow::context(
+                                                    &[
+                                                        (
+                                                            "started",
+                                                            ::integ_runtime::generated::flow::json_text::<
+                                                                ::integ_runtime::wire::DateTime,
+                                                            >(&started),
+                                                        ),
+                                                    ],
+                                                ),
+                                            },
+                                            states(&since),
+                                        )
+                                    {
+                                        Ok(Control::Next) => {}
+                                        other => break 'body_1 other,
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Ok(Control::Next)
+                };
+                if matches!(control, Ok(Control::Next | Control::Skip)) {
+                    run.passed("1:t in Stripe.list_balance_transactions", key, hash);
+                }
+                control
+            };
+            match control {
+                Ok(Control::Stop) => break 'run Ok(Control::Stop),
+                Ok(Control::Skip) => {
+                    run.count_skipped();
+                }
+                Ok(_) => {}
+                Err(failed) => break 'run Err(failed),
+            }
+            if let Err(failed) = run.commit(states(&since)) {
+                break 'run Err(failed);
+            }
+        }
+        since = Some(started);
+        run.log(
+            ::integ_runtime::generated::flow::LogLevel::Info,
+            {
+                let mut text = String::new();
+                text.push_str("balance transactions exported up to ");
+                ::integ_runtime::wire::Text::push_text(&started, &mut text);
+                text
+            }
+                .as_str(),
+        );
+        Ok(Control::Next)
+    };
+    Ok(run.finish(result, states(&since)))
+}
+/// Hourly: paid payouts of the last week, each imported once.
+///
+/// Runs the flow `export_payouts` (every 1h) once: its state is read from and saved to `host`'s store.
+#[allow(unused_labels, clippy::nonminimal_bool, clippy::cloned_ref_to_slice_refs)]
+pub async fn export_payouts(
+    apis: &Apis,
+    host: &::integ_runtime::generated::FlowHost,
+) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
+    use ::integ_runtime::generated::flow::Control;
+    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+        name: "export_payouts",
+        location: "examples/stripe_to_ledger/export.integ:408:6",
+        batch: 1u32,
+    };
+    fn states() -> Result<
+        ::std::collections::BTreeMap<String, String>,
+        ::integ_runtime::EvalError,
+    > {
+        Ok(::std::collections::BTreeMap::new())
+    }
+    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Every)?;
+    if let Err(failed) = run.load_states() {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    if let Err(failed) = run.loaded(states()) {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    let result: Result<Control, ::integ_runtime::generated::flow::Failed> = 'run: {
+        let value_1 = match ::integ_runtime::generated::flow::attempt(|| Ok(
+            ::integ_runtime::natives::dates::to_unix(
+                ::integ_runtime::ops::datetime_shift(
+                    ::integ_runtime::natives::dates::now(
+                        &::integ_runtime::natives::SystemClock,
+                    ),
+                    ::integ_runtime::ops::Op::Sub,
+                    ::integ_runtime::value::Duration {
+                        millis: 604800000,
+                    },
+                )?,
+            ),
+        )) {
+            Ok(value) => value,
+            Err(error) => {
+                break 'run run
+                    .evaluation_failed(
+                        "examples/stripe_to_ledger/export.integ:410:3",
+                        error,
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(),
+                    );
+            }
+        };
+        let mut pages_2 = match apis.stripe.list_payouts(&value_1) {
+            Ok(pages) => pages,
+            Err(failure) => {
+                break 'run run
+                    .call_failed(
+                        "examples/stripe_to_ledger/export.integ:410:3",
+                        failure,
+                        &[],
+                        ::integ_runtime::generated::flow::Action::DeadLetter,
+                        ("Stripe", "list_payouts"),
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(),
+                    );
+            }
+        };
+        loop {
+            if run.stopping() {
+                break 'run Ok(Control::Stop);
+            }
+            let p = match pages_2.next_record().await {
+                None => break,
+                Some(Ok(record)) => record,
+                Some(Err(error)) => {
+                    let failure = ::integ_runtime::generated::CallFailure::Call(error);
+                    break 'run run
+                        .call_failed(
+                            "examples/stripe_to_ledger/export.integ:410:3",
+                            failure,
+                            &[],
+                            ::integ_runtime::generated::flow::Action::DeadLetter,
+                            ("Stripe", "list_payouts"),
+                            ::integ_runtime::generated::flow::Unit::Run,
+                            states(),
+                        );
+                }
+            };
+            run.count_read();
+            let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'record_1: {
+                if !(p.status == PayoutStatus::Paid) {
+                    break 'record_1 Ok(Control::Skip);
+                }
+                let key = ::integ_runtime::generated::flow::dedupe_key(&p.id);
+                let hash = match ::integ_runtime::generated::flow::content_hash::<
+                    ::integ_runtime::wire::Plain<Payout>,
+                >(&p) {
+                    Ok(hash) => hash,
+                    Err(error) => {
+                        break 'record_1 run
+                            .evaluation_failed(
+                                "examples/stripe_to_ledger/export.integ:410:3",
+                                error,
+                                ::integ_runtime::generated::flow::Unit::Record {
+                                    loop_id: "1:p in Stripe.list_payouts",
+                                    input: ::integ_runtime::generated::flow::json_text::<
+                                        ::integ_runtime::wire::Plain<Payout>,
+                                    >(&p),
+                                    context: ::integ_runtime::generated::flow::context(&[]),
+                                },
+                                states(),
+                            );
+                    }
+                };
+                match run.is_duplicate("1:p in Stripe.list_payouts", &key, &hash) {
+                    Ok(true) => break 'record_1 Ok(Control::Skip),
+                    Ok(false) => {}
+                    Err(failed) => break 'record_1 Err(failed),
+                }
+                let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'body_1: {
+                    let value_3 = match ::integ_runtime::generated::flow::attempt(|| to_payout_batch(
+                        &p,
+                    )) {
+                        Ok(value) => value,
+                        Err(error) => {
+                            break 'body_1 run
+                                .evaluation_failed(
+                                    "examples/stripe_to_ledger/export.integ:411:5",
+                                    error,
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:p in Stripe.list_payouts",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<Payout>,
+                                        >(&p),
+                                        context: ::integ_runtime::generated::flow::context(&[]),
+                                    },
+                                    states(),
+                                );
+                        }
+                    };
+                    let receipt: ImportReceipt = match apis
+                        .ledger
+                        .import_payout(&value_3)
+                        .await
+                    {
+                        Ok(value) => {
+                            run.count_written();
+                            value
+                        }
+                        Err(failure) => {
+                            run.count_failed_write(&failure);
+                            break 'body_1 run
+                                .call_failed(
+                                    "examples/stripe_to_ledger/export.integ:411:5",
+                                    failure,
+                                    &[
+                                        (
+                                            Some("AlreadyPosted"),
+                                            ::integ_runtime::generated::flow::Action::Skip,
+                                        ),
+                                    ],
+                                    ::integ_runtime::generated::flow::Action::DeadLetter,
+                                    ("Ledger", "import_payout"),
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:p in Stripe.list_payouts",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<Payout>,
+                                        >(&p),
+                                        context: ::integ_runtime::generated::flow::context(&[]),
+                                    },
+                                    states(),
+                                );
+                        }
+                    };
+                    match apis
+                        .stripe
+                        .tag_payout(
+                            &p.id,
+                            &PayoutExportMetadata {
+                                ledger_import_id: receipt.id.clone(),
+                                exported_at: ::integ_runtime::natives::dates::now(
+                                    &::integ_runtime::natives::SystemClock,
+                                ),
+                            },
+                        )
+                        .await
+                    {
+                        Ok(_) => {
+                            run.count_written();
+                        }
+                        Err(failure) => {
+                            run.count_failed_write(&failure);
+                            match run
+                                .call_failed(
+                                    "examples/stripe_to_ledger/export.integ:412:5",
+                                    failure,
+                                    &[],
+                                    ::integ_runtime::generated::flow::Action::DeadLetter,
+                                    ("Stripe", "tag_payout"),
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:p in Stripe.list_payouts",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<Payout>,
+                                        >(&p),
+                                        context: ::integ_runtime::generated::flow::context(&[]),
+                                    },
+                                    states(),
+                                )
+                            {
+                                Ok(Control::Next) => {}
+                                other => break 'body_1 other,
+                            }
+                        }
+                    }
+                    let value_4 = match ::integ_runtime::generated::flow::attempt(|| Ok({
+                        let mut text = String::new();
+                        text.push_str("payout ");
+                        text.push_str(p.id.as_str());
+                        text.push_str(" (");
+                        text.push_str(
+                            money_text(&to_payout_batch(&p)?.amount)?.as_str(),
+                        );
+                        text.push_str(") imported as ");
+                        text.push_str(receipt.id.as_str());
+                        text
+                    })) {
+                        Ok(value) => value,
+                        Err(error) => {
+                            break 'body_1 run
+                                .evaluation_failed(
+                                    "examples/stripe_to_ledger/export.integ:413:5",
+                                    error,
+                                    ::integ_runtime::generated::flow::Unit::Record {
+                                        loop_id: "1:p in Stripe.list_payouts",
+                                        input: ::integ_runtime::generated::flow::json_text::<
+                                            ::integ_runtime::wire::Plain<Payout>,
+                                        >(&p),
+                                        context: ::integ_runtime::generated::flow::context(&[]),
+                                    },
+                                    states(),
+                                );
+                        }
+                    };
+                    run.log(
+                        ::integ_runtime::generated::flow::LogLevel::Info,
+                        value_4.as_str(),
+                    );
+                    Ok(Control::Next)
+                };
+                if matches!(control, Ok(Control::Next | Control::Skip)) {
+                    run.passed("1:p in Stripe.list_payouts", key, hash);
+                }
+                control
+            };
+            match control {
+                Ok(Control::Stop) => break 'run Ok(Control::Stop),
+                Ok(Control::Skip) => {
+                    run.count_skipped();
+                }
+                Ok(_) => {}
+                Err(failed) => break 'run Err(failed),
+            }
+            if let Err(failed) = run.commit(states()) {
+                break 'run Err(failed);
+            }
+        }
+        Ok(Control::Next)
+    };
+    Ok(run.finish(result, states()))
+}
+/// On demand, before the first export: fails unless the ledger has every account the export posts to.
+///
+/// Runs the flow `check_accounts` (manual) once: its state is read from and saved to `host`'s store.
+#[allow(unused_labels, clippy::nonminimal_bool, clippy::cloned_ref_to_slice_refs)]
+pub async fn check_accounts(
+    apis: &Apis,
+    host: &::integ_runtime::generated::FlowHost,
+) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
+    use ::integ_runtime::generated::flow::Control;
+    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+        name: "check_accounts",
+        location: "examples/stripe_to_ledger/export.integ:418:6",
+        batch: 1u32,
+    };
+    #[allow(clippy::ptr_arg)]
+    fn states(
+        found: &Vec<String>,
+    ) -> Result<
+        ::std::collections::BTreeMap<String, String>,
+        ::integ_runtime::EvalError,
+    > {
+        let mut states = ::std::collections::BTreeMap::new();
+        states
+            .insert(
+                "found".to_owned(),
+                ::integ_runtime::generated::flow::encoded::<
+                    ::integ_runtime::wire::List<::integ_runtime::wire::String>,
+                >(found)?,
+            );
+        Ok(states)
+    }
+    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Manual)?;
+    if let Err(failed) = run.load_states() {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    let mut found: Vec<String> = match run
+        .stored::<
+            ::integ_runtime::wire::List<::integ_runtime::wire::String>,
+        >("found", "[String]")
+    {
+        Ok(Some(value)) => value,
+        Ok(None) => Vec::new(),
+        Err(failed) => {
+            return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+        }
+    };
+    if let Err(failed) = run.loaded(states(&found)) {
+        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+    }
+    let result: Result<Control, ::integ_runtime::generated::flow::Failed> = 'run: {
+        found = Vec::new();
+        let mut pages_1 = match apis.ledger.list_accounts() {
+            Ok(pages) => pages,
+            Err(failure) => {
+                break 'run run
+                    .call_failed(
+                        "examples/stripe_to_ledger/export.integ:423:3",
+                        failure,
+                        &[],
+                        ::integ_runtime::generated::flow::Action::DeadLetter,
+                        ("Ledger", "list_accounts"),
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(&found),
+                    );
+            }
+        };
+        loop {
+            if run.stopping() {
+                break 'run Ok(Control::Stop);
+            }
+            let a = match pages_1.next_record().await {
+                None => break,
+                Some(Ok(record)) => record,
+                Some(Err(error)) => {
+                    let failure = ::integ_runtime::generated::CallFailure::Call(error);
+                    break 'run run
+                        .call_failed(
+                            "examples/stripe_to_ledger/export.integ:423:3",
+                            failure,
+                            &[],
+                            ::integ_runtime::generated::flow::Action::DeadLetter,
+                            ("Ledger", "list_accounts"),
+                            ::integ_runtime::generated::flow::Unit::Run,
+                            states(&found),
+                        );
+                }
+            };
+            run.count_read();
+            let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'record_1: {
+                let value_2 = match ::integ_runtime::generated::flow::attempt(|| Ok(
+                    ::integ_runtime::natives::lists::contains(
+                        &required_accounts()?,
+                        &a.code,
+                    ),
+                )) {
+                    Ok(value) => value,
+                    Err(error) => {
+                        break 'record_1 run
+                            .evaluation_failed(
+                                "examples/stripe_to_ledger/export.integ:423:3",
+                                error,
+                                ::integ_runtime::generated::flow::Unit::Record {
+                                    loop_id: "1:a in Ledger.list_accounts",
+                                    input: ::integ_runtime::generated::flow::json_text::<
+                                        ::integ_runtime::wire::Plain<Account>,
+                                    >(&a),
+                                    context: ::integ_runtime::generated::flow::context(&[]),
+                                },
+                                states(&found),
+                            );
+                    }
+                };
+                if !value_2 {
+                    break 'record_1 Ok(Control::Skip);
+                }
+                let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'body_1: {
+                    run.log(
+                        ::integ_runtime::generated::flow::LogLevel::Debug,
+                        {
+                            let mut text = String::new();
+                            text.push_str("found ");
+                            text.push_str(a.code.as_str());
+                            text.push(' ');
+                            text.push_str(a.name.as_str());
+                            text.push_str(" (");
+                            text.push_str(a.kind.as_str());
+                            text.push(')');
+                            text
+                        }
+                            .as_str(),
+                    );
+                    found = ::integ_runtime::ops::concat_lists(
+                        &found,
+                        &[a.code.clone()],
+                    );
+                    Ok(Control::Next)
+                };
+                control
+            };
+            match control {
+                Ok(Control::Stop) => break 'run Ok(Control::Stop),
+                Ok(Control::Skip) => {
+                    run.count_skipped();
+                }
+                Ok(_) => {}
+                Err(failed) => break 'run Err(failed),
+            }
+            if let Err(failed) = run.commit(states(&found)) {
+                break 'run Err(failed);
+            }
+        }
+        let value_3 = match ::integ_runtime::generated::flow::attempt(|| ::integ_runtime::natives::lists::filter(
+            &required_accounts()?,
+            |code| Ok(!::integ_runtime::natives::lists::contains(&found, code)),
+        )) {
+            Ok(value) => value,
+            Err(error) => {
+                break 'run run
+                    .evaluation_failed(
+                        "examples/stripe_to_ledger/export.integ:427:3",
+                        error,
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(&found),
+                    );
+            }
+        };
+        let missing: Vec<String> = value_3.clone();
+        if !::integ_runtime::natives::lists::is_empty(&missing) {
+            let mut items_4 = missing.clone().into_iter();
+            loop {
+                if run.stopping() {
+                    break 'run Ok(Control::Stop);
+                }
+                let code_2 = match items_4.next() {
+                    None => break,
+                    Some(element) => element,
+                };
+                let control: Result<Control, ::integ_runtime::generated::flow::Failed> = 'record_2: {
+                    let control: Result<
+                        Control,
+                        ::integ_runtime::generated::flow::Failed,
+                    > = 'body_2: {
+                        run.log(
+                            ::integ_runtime::generated::flow::LogLevel::Error,
+                            {
+                                let mut text = String::new();
+                                text.push_str("the ledger has no account ");
+                                text.push_str(code_2.as_str());
+                                text
+                            }
+                                .as_str(),
+                        );
+                        Ok(Control::Next)
+                    };
+                    control
+                };
+                match control {
+                    Ok(Control::Stop) => break 'run Ok(Control::Stop),
+                    Ok(Control::Skip) => {}
+                    Ok(_) => {}
+                    Err(failed) => break 'run Err(failed),
+                }
+                if let Err(failed) = run.commit(states(&found)) {
+                    break 'run Err(failed);
+                }
+            }
+            break 'run Err(
+                run
+                    .fail(
+                        "examples/stripe_to_ledger/export.integ:432:5",
+                        {
+                            let mut text = String::new();
+                            ::integ_runtime::wire::Text::push_text(
+                                &::integ_runtime::natives::lists::len(&missing),
+                                &mut text,
+                            );
+                            text.push_str(
+                                " ledger accounts missing: create them before the first export",
+                            );
+                            text
+                        }
+                            .as_str(),
+                    ),
+            );
+        }
+        let value_5 = match ::integ_runtime::generated::flow::attempt(|| Ok({
+            let mut text = String::new();
+            text.push_str("all ");
+            ::integ_runtime::wire::Text::push_text(
+                &::integ_runtime::natives::lists::len(&required_accounts()?),
+                &mut text,
+            );
+            text.push_str(" accounts are present");
+            text
+        })) {
+            Ok(value) => value,
+            Err(error) => {
+                break 'run run
+                    .evaluation_failed(
+                        "examples/stripe_to_ledger/export.integ:434:3",
+                        error,
+                        ::integ_runtime::generated::flow::Unit::Run,
+                        states(&found),
+                    );
+            }
+        };
+        run.log(::integ_runtime::generated::flow::LogLevel::Info, value_5.as_str());
+        Ok(Control::Next)
+    };
+    Ok(run.finish(result, states(&found)))
+}

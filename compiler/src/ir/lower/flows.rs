@@ -89,6 +89,7 @@ impl Lowerer<'_> {
             states,
             payload,
             frame_size: flow_frame.frame.size,
+            locals: flow_frame.frame.names.clone(),
             body,
         })
     }
