@@ -68,7 +68,13 @@ pub struct RunArgs {
     /// The live progress line: auto (on a terminal), always or never.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: When,
+    /// Where webhook flows are served (port 0: any free port, logged).
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
 }
+
+/// The address of the webhook server unless `--listen` says otherwise (§ 18.2).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
 #[derive(Args)]
 pub struct DeadLettersArgs {
@@ -327,7 +333,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
             Ok(selected) => selected,
             Err(code) => return code,
         };
-        scheduled(&session, &selected, &progress)
+        scheduled(&session, &selected, &progress, args.listen)
     }
 }
 
@@ -462,30 +468,40 @@ fn print_summary(reports: &[Report], file: &str) {
     }
 }
 
-/// Without `--once`: scheduled flows run on their schedules until a signal.
-fn scheduled(session: &Session, selected: &[&integ_compiler::ir::flow::Flow], progress: &Progress) -> ExitCode {
+/// Without `--once`: scheduled flows run on their schedules and webhook
+/// flows are served on `listen`, until a signal.
+fn scheduled(
+    session: &Session,
+    selected: &[&integ_compiler::ir::flow::Flow],
+    progress: &Progress,
+    listen: std::net::SocketAddr,
+) -> ExitCode {
     let mut scheduled = Vec::new();
+    let mut hooks = Vec::new();
     for flow in selected {
         match &flow.trigger {
             FlowTrigger::Every(_) | FlowTrigger::Cron(_) => scheduled.push(flow.name.clone()),
             FlowTrigger::Manual => {
                 tracing::info!("{} is manual: `integ run {} {} --once` runs it", flow.name, session.file, flow.name)
             }
-            FlowTrigger::Webhook => tracing::warn!(
-                "{} is a webhook flow: serving webhooks is not implemented yet; `--once --payload FILE` runs it on one event",
-                flow.name
-            ),
+            FlowTrigger::Webhook => hooks.push(*flow),
         }
     }
-    if scheduled.is_empty() {
+    if scheduled.is_empty() && hooks.is_empty() {
         return cannot_start(format!(
-            "nothing to schedule in `{}`: no selected flow has an `every` or `cron` trigger (run manual flows with --once)",
+            "nothing to schedule or serve in `{}`: no selected flow has an `every`, `cron` or `webhook` trigger (run manual flows with --once)",
             session.file
         ));
     }
     let stop = Arc::new(AtomicBool::new(false));
     let (stopped, _) = tokio::sync::watch::channel(false);
     let mut loops = Vec::new();
+    if !hooks.is_empty() {
+        match serve_webhooks(session, &hooks, listen, stop.clone(), stopped.subscribe()) {
+            Ok(tasks) => loops.extend(tasks),
+            Err(code) => return code,
+        }
+    }
     for name in scheduled {
         let host = session.host.clone();
         let stop = stop.clone();
@@ -502,6 +518,62 @@ fn scheduled(session: &Session, selected: &[&integ_compiler::ir::flow::Flow], pr
     });
     tracing::info!("stopped; state saved");
     ExitCode::SUCCESS
+}
+
+/// Starts the webhook server on `listen` and one worker per webhook flow
+/// (§ 12.3, § 16.1): events queued by an earlier process run first. The
+/// server stops taking events at the first signal; each worker finishes
+/// the event in progress.
+fn serve_webhooks(
+    session: &Session,
+    hooks: &[&integ_compiler::ir::flow::Flow],
+    listen: std::net::SocketAddr,
+    stop: Arc<AtomicBool>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, ExitCode> {
+    use integ_compiler::interp::webhook;
+    let host = session.host.clone();
+    let routes = webhook::routes(&host.interpreter, hooks).map_err(cannot_start)?;
+    let served: Vec<(String, String)> = routes.iter().map(|route| (route.path.clone(), route.flow.clone())).collect();
+    let sink = Arc::new(webhook::QueueSink::new(host.clone(), hooks));
+    let router = integ_runtime::webhook::router(routes, sink.clone(), integ_runtime::webhook::Options::default())
+        .map_err(cannot_start)?;
+    let listener = session.runtime.block_on(tokio::net::TcpListener::bind(listen)).map_err(|error| {
+        cannot_start(format!(
+            "cannot listen for webhooks on {listen}: {error} (choose another address with --listen ADDR)"
+        ))
+    })?;
+    let address = listener.local_addr().unwrap_or(listen);
+    match host.store.pending_event_counts() {
+        Ok(counts) => {
+            for (flow, count) in counts {
+                if hooks.iter().any(|hook| hook.name == flow) {
+                    tracing::info!(flow = %flow, "{flow}: {count} webhook event{} queued by an earlier run; running them first", if count == 1 { "" } else { "s" });
+                } else {
+                    tracing::warn!(flow = %flow, "{flow}: {count} queued webhook event{} wait for this flow to be served", if count == 1 { "" } else { "s" });
+                }
+            }
+        }
+        Err(error) => return Err(cannot_start(error)),
+    }
+    let mut tasks = Vec::new();
+    for hook in hooks {
+        let Some(wake) = sink.wake(&hook.name) else { continue };
+        tasks.push(session.runtime.spawn(webhook::work(host.clone(), hook.name.clone(), wake, stop.clone())));
+    }
+    for (path, flow) in &served {
+        tracing::info!(flow = %flow, "{flow}: POST http://{address}{path}");
+    }
+    tracing::info!("serving webhooks on http://{address}");
+    let shutdown = async move {
+        let _ = stopped.wait_for(|stopped| *stopped).await;
+    };
+    tasks.push(session.runtime.spawn(async move {
+        if let Err(error) = integ_runtime::webhook::serve(listener, router, shutdown).await {
+            tracing::error!("the webhook server stopped: {error}");
+        }
+    }));
+    Ok(tasks)
 }
 
 /// One scheduled flow: waits for its next start, runs, repeats (§ 12.2).

@@ -10,9 +10,12 @@ mod check;
 mod explain;
 mod files;
 mod flows;
+mod fmt;
+mod lsp;
 mod mock;
 mod progress;
 mod run;
+mod test;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -94,7 +97,7 @@ enum Command {
     /// Prints one line per api: its name, its URL, and the environment
     /// variables that point the program at it (`SHOP_URL=...`).
     Mock(mock::MockArgs),
-    /// Run flows: on their schedules until stopped (Ctrl-C), or each once with --once.
+    /// Run flows: schedules and webhooks until stopped (Ctrl-C), or each once with --once.
     ///
     /// State, dead letters and run history are kept in an SQLite file (see
     /// --state). Ctrl-C or SIGTERM finishes the records in flight, saves
@@ -120,6 +123,31 @@ enum Command {
     /// translate, 2 when a file cannot be read or written or --flow names no
     /// flow of the program.
     Build(build::BuildArgs),
+    /// Format .integ files in the canonical layout, in place.
+    ///
+    /// Keeps comments and blank-line groups; formatting twice changes
+    /// nothing. With --check nothing is written: the files that would change
+    /// are listed. `-` formats standard input to standard output. Exits 0
+    /// when done (or nothing would change), 1 when --check found files to
+    /// change or a file has syntax errors (printed; the file is left
+    /// untouched), 2 when a file cannot be read or written.
+    Fmt(fmt::FmtArgs),
+    /// Start the language server on standard input and output (for editors).
+    ///
+    /// Speaks the Language Server Protocol: diagnostics on every change,
+    /// hover, go to definition, references, completion, document and
+    /// workspace symbols, rename and quick fixes. Point the editor's LSP
+    /// client at `integ lsp` for `*.integ` files.
+    Lsp,
+    /// Run the `test` blocks of .integ files: stand-ins, runs of flows and expectations.
+    ///
+    /// Every request goes to local stand-ins declared with `given`; the
+    /// clock is virtual, so retries and Retry-After waits take no real time.
+    /// Directories are searched like `integ check`. The flows' log lines
+    /// are hidden unless --log-level is given.
+    /// Exits 0 when every test passed, 1 when a test failed or a file has
+    /// errors, 2 for bad arguments or unreadable files.
+    Test(test::TestArgs),
 }
 
 /// Output format of diagnostics.
@@ -142,7 +170,12 @@ pub enum Colour {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, &cli.log_level);
+    // The log lines of flows under test are hidden unless a level is asked for.
+    let level = match cli.command {
+        Command::Test(_) if cli.log_level == "info" => "off",
+        _ => cli.log_level.as_str(),
+    };
+    init_logging(cli.log_format, level);
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Explain { code } => explain::run(&code),
@@ -153,5 +186,8 @@ fn main() -> ExitCode {
         Command::Run(args) => flows::run(&args),
         Command::DeadLetters(args) => flows::dead_letters(&args),
         Command::Build(args) => build::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
+        Command::Lsp => lsp::run(),
+        Command::Test(args) => test::run(&args),
     }
 }

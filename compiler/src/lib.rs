@@ -19,6 +19,8 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod fmt;
+pub mod ide;
 #[cfg(feature = "interpreter")]
 pub mod interp;
 pub mod ir;

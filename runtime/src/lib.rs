@@ -8,7 +8,8 @@
 //! - [`http`]: requests with auth, policies (timeouts, retries, backoff,
 //!   `Retry-After`, circuit breakers, rate limits, concurrency) and pagination;
 //! - [`natives`]: the natives of the standard library;
-//! - [`secret`]: secrets and their redaction everywhere.
+//! - [`secret`]: secrets and their redaction everywhere;
+//! - [`webhook`]: inbound webhooks: signature schemes and the router.
 //!
 //! The contract is `spec.md` at the root of the repository. Dependencies
 //! point one way: this crate knows nothing of the compiler.
@@ -26,6 +27,7 @@ pub mod secret;
 pub mod store;
 pub mod types;
 pub mod value;
+pub mod webhook;
 pub mod wire;
 
 pub use error::{DecodeError, EvalError};

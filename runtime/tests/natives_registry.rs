@@ -81,7 +81,9 @@ fn parameter_list(rest: &str) -> &str {
             ')' => {
                 depth -= 1;
                 if depth == 0 {
-                    return &rest[open + 1..index];
+                    // A parameter list laid out one per line ends with a comma.
+                    let list = rest[open + 1..index].trim();
+                    return list.strip_suffix(',').unwrap_or(list);
                 }
             }
             _ => {}
@@ -102,10 +104,16 @@ fn declarations() -> BTreeMap<String, Declaration> {
     for path in files {
         let text = std::fs::read_to_string(&path).expect("a readable module");
         let file = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut offset = 0;
         for (index, line) in text.lines().enumerate() {
-            let Some(rest) = line.trim_start().strip_prefix("native fn ") else {
+            let start = offset;
+            offset += line.len() + 1;
+            let indent = line.len() - line.trim_start().len();
+            if !line.trim_start().starts_with("native fn ") {
                 continue;
-            };
+            }
+            // A long declaration is written over several lines (as `integ fmt` lays it out).
+            let rest = &text[start + indent + "native fn ".len()..];
             let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
             assert!(!name.is_empty(), "{file}:{}: a native without a name", index + 1);
             let declaration =
@@ -127,6 +135,7 @@ fn parameter_counting() {
     assert_eq!(count_parameters("m: {String: T}, key: String"), 2);
     assert_eq!(count_parameters(r#"s: String, fill: String = ",", sep: String = "\",\"""#), 3);
     assert_eq!(parameter_list("f<T>(a: fn(T) -> U, b: Int) -> T"), "a: fn(T) -> U, b: Int");
+    assert_eq!(parameter_list("f(\n  a: Int,\n  b: String = \",\",\n) -> T"), "a: Int,\n  b: String = \",\"");
 }
 
 #[test]

@@ -22,8 +22,8 @@ pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", 
 /// Error names every api has.
 pub const BUILTIN_ERRORS: &[&str] = &["Http", "Timeout", "Connection", "Decode", "CircuitOpen", "Auth"];
 
-const API_CLAUSES: &[&str] = &["base_url", "auth", "policy", "rate_limit", "concurrency", "headers", "errors"];
-const ENDPOINT_CLAUSES: &[&str] = &[
+pub const API_CLAUSES: &[&str] = &["base_url", "auth", "policy", "rate_limit", "concurrency", "headers", "errors"];
+pub const ENDPOINT_CLAUSES: &[&str] = &[
     "query",
     "headers",
     "body",

@@ -144,7 +144,11 @@ impl Checker<'_> {
                 if chained { result.optional() } else { result }
             }
             ExprKind::Name(name) => {
-                let local_ty = cx.lookup(&name.name).map(|local| local.ty.clone()).unwrap_or(Ty::Error);
+                let local = cx.lookup(&name.name).map(|local| (local.ty.clone(), local.span));
+                if let Some((_, span)) = &local {
+                    self.local_uses.push((name.span, *span));
+                }
+                let local_ty = local.map(|(ty, _)| ty).unwrap_or(Ty::Error);
                 self.check_args_loosely(cx, args);
                 if !local_ty.is_error() {
                     self.report(

@@ -287,10 +287,13 @@ impl Checker<'_> {
 
     fn check_name(&mut self, cx: &mut Cx, name: &ast::Ident, expected: Option<&Ty>) -> Ty {
         if let Some(narrowed) = cx.narrowed(&name.name).cloned() {
-            cx.lookup(&name.name);
+            if let Some(local) = cx.lookup(&name.name) {
+                self.local_uses.push((name.span, local.span));
+            }
             return narrowed;
         }
         if let Some(local) = cx.lookup(&name.name) {
+            self.local_uses.push((name.span, local.span));
             return local.ty.clone();
         }
         if let Some(Ty::Enum(id)) = expected.map(Ty::unwrap_optional) {

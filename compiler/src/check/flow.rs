@@ -14,8 +14,8 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::source::Span;
 use crate::syntax::ast::{self, Block, Catch, CatchTarget, ElseBranch, Expr, ExprKind, FlowItem, Stmt, StmtKind};
 
-const FLOW_SETTINGS: &[&str] = &["trigger", "batch", "dedupe"];
-const CATCH_ACTIONS: &[&str] = &["skip", "dead_letter", "fail", "ignore"];
+pub const FLOW_SETTINGS: &[&str] = &["trigger", "batch", "dedupe"];
+pub const CATCH_ACTIONS: &[&str] = &["skip", "dead_letter", "fail", "ignore"];
 /// Counters every flow result has in tests.
 pub const FLOW_COUNTERS: &[&str] = &["read", "written", "skipped", "dead_letters"];
 
@@ -710,6 +710,7 @@ impl Checker<'_> {
                     Some(local) if local.kind == LocalKind::State => {
                         // State is persisted: writing it is a use.
                         cx.lookup(&target.name);
+                        self.local_uses.push((target.span, local.span));
                         let ty = self.check_expr(cx, value, Some(&local.ty));
                         if !self.fits(cx, &ty, &local.ty) {
                             let (expected, actual) = (self.show(&local.ty), self.show(&ty));

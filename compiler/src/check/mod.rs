@@ -50,6 +50,9 @@ pub struct Checked {
     pub flows: HashMap<String, flow::FlowInfo>,
     /// The type of every expression that was checked.
     pub expr_types: HashMap<expr::ExprKey, Ty>,
+    /// (use, declaration) spans of every local name read or assigned, for the
+    /// language server's definitions, references and renames.
+    pub local_uses: Vec<(Span, Span)>,
 }
 
 /// What a top-level name refers to.
@@ -142,6 +145,7 @@ pub fn check(program: &Program) -> Checked {
         policies: checker.policies,
         flows: checker.flows,
         expr_types: checker.expr_types,
+        local_uses: checker.local_uses,
     }
 }
 
@@ -164,6 +168,7 @@ pub struct Checker<'p> {
     /// Webhook paths taken so far, for E0800 on a second flow at the same path.
     pub(crate) webhook_paths: HashMap<String, Span>,
     pub(crate) expr_types: HashMap<expr::ExprKey, Ty>,
+    pub(crate) local_uses: Vec<(Span, Span)>,
 }
 
 impl<'p> Checker<'p> {
@@ -183,6 +188,7 @@ impl<'p> Checker<'p> {
             current_symbol: None,
             webhook_paths: HashMap::new(),
             expr_types: HashMap::new(),
+            local_uses: Vec::new(),
         }
     }
 

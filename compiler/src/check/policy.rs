@@ -107,7 +107,7 @@ impl PolicyInfo {
     }
 }
 
-const POLICY_SETTINGS: &[&str] = &[
+pub const POLICY_SETTINGS: &[&str] = &[
     "timeout",
     "deadline",
     "retry",

@@ -154,6 +154,8 @@ impl Interpreter {
         };
         let policy = self.policy(api.policy);
         let mut config = ApiConfig::new(api.name.clone(), base_url).policy(policy).errors(error_arms(&api.errors));
+        config.seed = self.http_seed;
+        config.wall_clock = self.wall_clock.clone();
         let auth = match api.auth.declaration.as_ref().and_then(|name| shared.get(name)) {
             Some(auth) => auth.clone(),
             None => {
@@ -354,6 +356,9 @@ impl Interpreter {
                 None => Value::None,
             };
             args.push(value);
+        }
+        if let Some(observer) = &self.observer {
+            observer(api, endpoint, &args);
         }
         for (slot, value) in args.into_iter().enumerate() {
             frame.set(slot as u32, value);

@@ -155,7 +155,7 @@ impl Interpreter {
                 }
                 other => Ok(other),
             },
-            Expr::Fixture { path, .. } => Err(EvalError::Other(format!("fixture(\"{path}\") is read by `integ test`"))),
+            Expr::Fixture { path, ty } => self.fixture(path, ty),
             Expr::Invalid => Err(EvalError::Other("this expression did not check".to_owned())),
         }
     }

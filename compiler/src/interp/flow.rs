@@ -6,7 +6,8 @@
 //! run, with the store holding its checkpoints, dead letters and history.
 //!
 //! A run is synchronous: it executes one statement at a time and blocks on
-//! each HTTP call (`Handle::block_on`), so it must run on a thread of its own
+//! each HTTP call (`Handle::block_on`, or the runtime `integ test` installs
+//! with [`super::drive_calls_with`]), so it must run on a thread of its own
 //! (`std::thread::spawn` or `tokio::task::spawn_blocking`), never on a
 //! runtime worker. Expressions are evaluated by the interpreter over the
 //! flow's frame; endpoint calls nested in them go through the frame's
@@ -26,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use integ_runtime::http::CallErrorKind;
 use integ_runtime::store::{
-    Checkpoint, Counters, DeadLetter, DeadLetterId, DeadLetterRecord, DedupeKey, Failure, RunEnd, RunId, RunOutcome,
-    Store, StoreError, Trigger, UnitInput, UnitKind,
+    Checkpoint, Counters, DeadLetter, DeadLetterId, DeadLetterRecord, DedupeKey, EventId, Failure, QueuedEvent, RunEnd,
+    RunId, RunOutcome, Store, StoreError, Trigger, UnitInput, UnitKind,
 };
 use integ_runtime::{EvalError, Value, decode, encode};
 use jiff::Timestamp;
@@ -121,12 +122,70 @@ pub struct Request<'a> {
 
 /// Runs a flow once (blocking: see the module documentation).
 pub fn run(host: &Host, request: Request<'_>) -> Result<Report, RunError> {
-    run_in(host, request, Mode::Run).map(|(report, _)| report)
+    run_in(host, request, Mode::Run, None).map(|(report, _)| report)
+}
+
+/// Runs a webhook flow on one event of its queue (§ 12.3), blocking like
+/// [`run`]. The event is the unit of work and of durability: the run's one
+/// checkpoint, at its end, removes the event from the queue and records its
+/// delivery key. A run that fails, or an event that no longer decodes as
+/// the payload type, is moved to the dead letters with its headers and raw
+/// body. Nothing interrupts an event's run: a signal is seen between events.
+pub fn run_event(host: &Host, event: &QueuedEvent, live: Arc<Live>) -> Result<Report, RunError> {
+    let flow = host
+        .interpreter
+        .program
+        .flows
+        .iter()
+        .find(|flow| flow.name == event.flow)
+        .ok_or_else(|| RunError::UnknownFlow(event.flow.clone()))?;
+    let payload = match &flow.payload {
+        Some((name, ty)) => {
+            let interpreter = &host.interpreter;
+            let json = event_json(&event.headers, &event.body);
+            decode::json(&json, &interpreter.desc(ty), &interpreter.schema, name)
+                .map_err(|error| format!("the event no longer decodes as the payload: {error}"))
+        }
+        None => Err(format!("`{}` is not a webhook flow", flow.name)),
+    };
+    let unit = EventUnit { id: event.id, headers: event.headers.clone(), body: event.body.clone(), payload };
+    let never = AtomicBool::new(false);
+    let request = Request { flow: &flow.name, trigger: Trigger::Webhook, payload: None, live, stop: &never };
+    run_in(host, request, Mode::Run, Some(unit)).map(|(report, _)| report)
+}
+
+/// A webhook event's body as JSON: a form body (by its stored
+/// `content-type`) as the object of its fields, else the body itself.
+pub fn event_json<'b>(headers: &[(String, String)], body: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
+    let content_type = headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+    match content_type.map(|(_, value)| integ_runtime::webhook::body::format(Some(value))) {
+        Some(Ok(integ_runtime::webhook::body::Format::Form)) => {
+            match integ_runtime::webhook::body::form_to_json(body) {
+                Ok(json) => std::borrow::Cow::Owned(json),
+                Err(_) => std::borrow::Cow::Borrowed(body),
+            }
+        }
+        _ => std::borrow::Cow::Borrowed(body),
+    }
+}
+
+/// The event a webhook run processes.
+struct EventUnit {
+    id: EventId,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// The payload, or why the body no longer decodes.
+    payload: Result<Value, String>,
 }
 
 /// Runs a flow; with [`Mode::ReplayRun`], also says why the run or event
 /// unit failed again, if it did (its dead letter is not stored twice).
-fn run_in(host: &Host, request: Request<'_>, mode: Mode) -> Result<(Report, Option<String>), RunError> {
+fn run_in(
+    host: &Host,
+    request: Request<'_>,
+    mode: Mode,
+    event: Option<EventUnit>,
+) -> Result<(Report, Option<String>), RunError> {
     let flow = host
         .interpreter
         .program
@@ -135,14 +194,33 @@ fn run_in(host: &Host, request: Request<'_>, mode: Mode) -> Result<(Report, Opti
         .find(|flow| flow.name == request.flow)
         .ok_or_else(|| RunError::UnknownFlow(request.flow.to_owned()))?;
     let mut run = Runner::start(host, flow, request.trigger, request.live, request.stop, mode)?;
+    if let Some(event) = &event {
+        // A webhook event counts as one record read (§ 12.10).
+        run.live.read.fetch_add(1, Ordering::Relaxed);
+        run.event = Some(event.id);
+        run.event_headers = event.headers.clone();
+        run.event_body = Some(event.body.clone());
+    }
     let result = match run.load_state() {
-        Ok(()) => {
-            if let (Some((value, body)), Some(_)) = (request.payload, &flow.payload) {
+        Ok(()) => match event.map(|event| event.payload) {
+            Some(Ok(value)) => {
                 run.frame.set(flow.states.len() as u32, value);
-                run.event_body = Some(body);
+                run.exec(&flow.body)
             }
-            run.exec(&flow.body)
-        }
+            Some(Err(message)) => {
+                let location = flow.location.clone();
+                let failure = Failure { error: "Decode".to_owned(), api: None, endpoint: None, status: None, message };
+                let info = FailureInfo { failure, attempts: 0, request: None, response: None };
+                run.apply(&location, Action::DeadLetter, info).map(control)
+            }
+            None => {
+                if let (Some((value, body)), Some(_)) = (request.payload, &flow.payload) {
+                    run.frame.set(flow.states.len() as u32, value);
+                    run.event_body = Some(body);
+                }
+                run.exec(&flow.body)
+            }
+        },
         Err(failed) => Err(failed),
     };
     let failed_again = run.failed_again.take();
@@ -214,15 +292,16 @@ fn replay_run(
     stop: &AtomicBool,
 ) -> Result<Replayed, RunError> {
     let payload = match (&letter.record.input, &flow.payload) {
-        (UnitInput::Event { body, .. }, Some((name, ty))) => {
-            let value = decode::json(body, &host.interpreter.desc(ty), &host.interpreter.schema, name)
+        (UnitInput::Event { headers, body }, Some((name, ty))) => {
+            let json = event_json(headers, body);
+            let value = decode::json(&json, &host.interpreter.desc(ty), &host.interpreter.schema, name)
                 .map_err(|error| RunError::Replay(format!("the event no longer decodes: {error}")))?;
             Some((value, body.clone()))
         }
         _ => None,
     };
     let request = Request { flow: &flow.name, trigger: Trigger::Replay, payload, live, stop };
-    let (report, failed_again) = run_in(host, request, Mode::ReplayRun)?;
+    let (report, failed_again) = run_in(host, request, Mode::ReplayRun, None)?;
     let delivered = report.error.is_none() && !report.interrupted && failed_again.is_none();
     let error = report.error.clone().or(failed_again);
     Ok(Replayed { report, delivered, error })
@@ -367,11 +446,14 @@ impl Calls {
         endpoint: u32,
         args: Vec<Value>,
     ) -> Result<Outcome, CallFailure> {
-        self.handle.block_on(interpreter.call_endpoint_counted(&self.apis, api, endpoint, args, &self.live.calls))
+        super::block_on(
+            &self.handle,
+            interpreter.call_endpoint_counted(&self.apis, api, endpoint, args, &self.live.calls),
+        )
     }
 
     fn next_page(&self, interpreter: &Interpreter, stream: &mut Stream) -> Option<Result<Vec<Item>, CallFailure>> {
-        self.handle.block_on(stream.next_items(interpreter, &self.live.calls))
+        super::block_on(&self.handle, stream.next_items(interpreter, &self.live.calls))
     }
 
     fn take_failure(&self) -> Option<(CallFailure, u32, u32)> {
@@ -421,6 +503,10 @@ struct Runner<'h> {
     since_checkpoint: u32,
     records: Vec<Unit<'h>>,
     event_body: Option<Vec<u8>>,
+    /// The queued event a webhook run processes: it leaves the queue in the last checkpoint.
+    event: Option<EventId>,
+    /// Its headers (without signatures and credentials), for its dead letter.
+    event_headers: Vec<(String, String)>,
     dead_letter_ids: Vec<DeadLetterId>,
     last_error: Option<String>,
     interrupted: bool,
@@ -472,6 +558,8 @@ impl<'h> Runner<'h> {
             since_checkpoint: 0,
             records: Vec::new(),
             event_body: None,
+            event: None,
+            event_headers: Vec::new(),
             dead_letter_ids: Vec::new(),
             last_error: None,
             interrupted: false,
@@ -535,6 +623,24 @@ impl<'h> Runner<'h> {
             Err(failed) => {
                 // The working state goes back to the last commit point.
                 self.pending = Pending::default();
+                // A failed event goes to the dead letters, so that it can be replayed (§ 12.3).
+                if self.event.is_some() && self.mode == Mode::Run {
+                    let failure = Failure {
+                        error: "Failed".to_owned(),
+                        api: None,
+                        endpoint: None,
+                        status: None,
+                        message: failed.message.clone(),
+                    };
+                    self.records.clear();
+                    let record = self.dead_letter(FailureInfo { failure, attempts: 0, request: None, response: None });
+                    tracing::warn!(
+                        flow = %self.flow.name, run = %self.id,
+                        "the event is dead-lettered as {}", record.id
+                    );
+                    self.live.dead_letters.fetch_add(1, Ordering::Relaxed);
+                    self.unsaved.dead_letters.push(record);
+                }
                 error = Some(failed.message);
             }
         }
@@ -626,6 +732,9 @@ impl<'h> Runner<'h> {
             let mut encoded = self.encode_states(&self.committed)?;
             encoded.retain(|name, value| self.saved_states.get(name) != Some(value));
             checkpoint.state = encoded;
+        }
+        if final_checkpoint {
+            checkpoint.event = self.event;
         }
         checkpoint.dedupe_keys = std::mem::take(&mut self.unsaved.keys);
         checkpoint.dead_letters = std::mem::take(&mut self.unsaved.dead_letters);
@@ -1090,9 +1199,12 @@ impl<'h> Runner<'h> {
                 )
             }
             None => match &self.event_body {
-                Some(body) => {
-                    (UnitKind::Event, UnitInput::Event { headers: Vec::new(), body: body.clone() }, None, None)
-                }
+                Some(body) => (
+                    UnitKind::Event,
+                    UnitInput::Event { headers: self.event_headers.clone(), body: body.clone() },
+                    None,
+                    None,
+                ),
                 None => (UnitKind::Run, UnitInput::None, None, None),
             },
         };

@@ -15,6 +15,8 @@ mod eval;
 pub mod flow;
 pub mod schema;
 pub mod standin;
+pub mod test;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +42,15 @@ pub enum StartError {
 /// Reads an environment variable (tests pass a map instead of the process's).
 pub type Environment = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// Told of every endpoint call before its request is built: the api and
+/// endpoint indexes and the arguments in parameter order, defaults filled
+/// in (`integ test` records them for `calls(...)` and picks stand-ins by them).
+pub type CallObserver = Arc<dyn Fn(u32, u32, &[Value]) + Send + Sync>;
+
+/// Reads the file a test's `fixture("path")` names (relative to the test's
+/// file), or says why it cannot.
+pub type FixtureReader = Arc<dyn Fn(&str) -> Result<Vec<u8>, String> + Send + Sync>;
+
 /// Settings of an interpreter.
 pub struct Options {
     /// Reads `env(...)` and secrets; tests pass a map.
@@ -48,6 +59,14 @@ pub struct Options {
     /// Decode every field of every record, not only those the program reads
     /// (`integ call` prints whole results).
     pub read_everything: bool,
+    /// See [`CallObserver`].
+    pub observer: Option<CallObserver>,
+    /// Seeds the retry jitter of every api (random when `None`).
+    pub http_seed: Option<u64>,
+    /// The wall clock of the HTTP layer (`Retry-After` dates, HMAC timestamps); the system's when `None`.
+    pub wall_clock: Option<integ_runtime::http::WallClock>,
+    /// Where `fixture(...)` reads (`integ test`); without it a fixture is an error.
+    pub fixtures: Option<FixtureReader>,
 }
 
 impl Default for Options {
@@ -56,6 +75,10 @@ impl Default for Options {
             environment: Box::new(|name| std::env::var(name).ok().filter(|value| !value.is_empty())),
             clock: Arc::new(natives::SystemClock),
             read_everything: false,
+            observer: None,
+            http_seed: None,
+            wall_clock: None,
+            fixtures: None,
         }
     }
 }
@@ -69,6 +92,10 @@ pub struct Interpreter {
     secrets: Vec<Option<String>>,
     environment: Environment,
     clock: Arc<dyn Clock + Send + Sync>,
+    observer: Option<CallObserver>,
+    http_seed: Option<u64>,
+    wall_clock: Option<integ_runtime::http::WallClock>,
+    fixtures: Option<FixtureReader>,
 }
 
 /// Makes the endpoint calls nested in a flow's expressions (§ 12.5): the
@@ -78,6 +105,41 @@ pub trait EndpointCalls: Send + Sync {
     /// Calls `api.endpoint`; a failure is kept by the implementation (for
     /// the flow's `on_exhausted`) and reported here as an [`EvalError`].
     fn call(&self, interpreter: &Interpreter, api: u32, endpoint: u32, args: Vec<Value>) -> Result<Value, EvalError>;
+}
+
+thread_local! {
+    /// The runtime that drives the HTTP calls of flow runs on this thread,
+    /// when one is installed ([`drive_calls_with`]).
+    static DRIVER: std::cell::RefCell<Option<Arc<tokio::runtime::Runtime>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Makes the flow runs of this thread drive `runtime` themselves
+/// (`Runtime::block_on`) instead of blocking on their host's handle, until
+/// the guard is dropped. `integ test` installs a current-thread runtime on
+/// paused time: its stand-ins run on the same thread as the calls, so the
+/// clock jumps over every wait (a backoff, a `Retry-After`, a timeout) as
+/// soon as nothing else can happen, and a test of retries takes no real time.
+pub fn drive_calls_with(runtime: Arc<tokio::runtime::Runtime>) -> DriverGuard {
+    DRIVER.with(|driver| *driver.borrow_mut() = Some(runtime));
+    DriverGuard(())
+}
+
+/// Uninstalls the runtime of [`drive_calls_with`] when dropped.
+pub struct DriverGuard(());
+
+impl Drop for DriverGuard {
+    fn drop(&mut self) {
+        DRIVER.with(|driver| driver.borrow_mut().take());
+    }
+}
+
+/// Runs `future` to completion: on this thread's runtime when
+/// [`drive_calls_with`] installed one, else on `handle`.
+pub(crate) fn block_on<F: std::future::Future>(handle: &tokio::runtime::Handle, future: F) -> F::Output {
+    match DRIVER.with(|driver| driver.borrow().clone()) {
+        Some(runtime) => runtime.block_on(future),
+        None => handle.block_on(future),
+    }
 }
 
 /// The slots of one function call, and how deep the call is.
@@ -144,6 +206,10 @@ impl Interpreter {
             secrets,
             environment: options.environment,
             clock: options.clock,
+            observer: options.observer,
+            http_seed: options.http_seed,
+            wall_clock: options.wall_clock,
+            fixtures: options.fixtures,
         })
     }
 

@@ -173,6 +173,10 @@ use integ_runtime::{Value, decode, encode};
 use rust_decimal::Decimal;
 use serde_json::{Map as JsonMap, Value as Json};
 
+mod script;
+
+pub use script::{Script, Scripted, Scripts};
+
 use super::calls::Redirects;
 use super::schema;
 use crate::ir::api::{self as ir_api, Pagination};
@@ -273,6 +277,8 @@ pub struct StandInOptions {
     pub seed: u64,
     /// Per endpoint, by `Api.endpoint`.
     pub endpoints: HashMap<String, EndpointSetup>,
+    /// `integ test`: every endpoint answers from its script instead (see [`Scripts`]).
+    pub scripts: Option<Arc<Scripts>>,
 }
 
 impl Default for StandInOptions {
@@ -284,6 +290,7 @@ impl Default for StandInOptions {
             page_size: DEFAULT_PAGE_SIZE,
             seed: 0,
             endpoints: HashMap::new(),
+            scripts: None,
         }
     }
 }
@@ -656,6 +663,8 @@ struct ApiState {
     schema: Arc<Schema>,
     /// The schema with every field read, to check that echoed values fit.
     full: Arc<Schema>,
+    /// Set under `integ test`.
+    scripts: Option<Arc<Scripts>>,
 }
 
 /// The credential a request must carry.
@@ -838,6 +847,7 @@ fn plan_api(
         endpoints,
         schema: schema.clone(),
         full: full.clone(),
+        scripts: options.scripts.clone(),
     })
 }
 
@@ -1286,6 +1296,9 @@ impl ApiState {
                 .into_response();
         }
         lock(&endpoint.stats).requests += 1;
+        if let Some(scripts) = &self.scripts {
+            return script::answer(self, scripts, endpoint, call).await;
+        }
         match endpoint.draw() {
             Some(Fault::Unavailable) => {
                 lock(&endpoint.stats).unavailable += 1;

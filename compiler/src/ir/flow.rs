@@ -83,11 +83,49 @@ pub struct Flow {
     pub states: Vec<State>,
     /// The payload of a webhook flow, in slot `states.len()`.
     pub payload: Option<(String, Ty)>,
+    /// What a webhook flow's trigger says (§ 12.3); `None` for other flows.
+    pub webhook: Option<Webhook>,
     pub frame_size: u32,
     /// The name each slot was declared with (the last one, for a slot
     /// reused by several scopes), for generated code.
     pub locals: Vec<String>,
     pub body: Vec<Stmt>,
+}
+
+/// `trigger: webhook(path: ..., signature: ..., max_body: ...)` and the
+/// flow's `dedupe:` setting (§ 12.3).
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    /// As written: `/hooks/github`.
+    pub path: String,
+    pub signature: Signature,
+    /// In bytes (`1MB` by default).
+    pub max_body: u64,
+    /// The `dedupe:` key over the payload, evaluated in the flow's frame
+    /// with the payload in its slot (states not loaded).
+    pub dedupe: Option<Expr>,
+}
+
+/// The default `max_body` of a webhook: 1MB.
+pub const DEFAULT_MAX_BODY: u64 = 1_000_000;
+
+/// A signature scheme (§ 12.3): `none`, `hmac`, `github`, `stripe` or
+/// `standard_webhooks`, with its arguments by name (positional ones named
+/// after the scheme's parameters). Bare words (`sha256`, `base64`) are
+/// string literals; `canonical` is its template with the placeholders kept
+/// as text (`"{timestamp}.{body}"`); the others are expressions evaluated
+/// once at start-up (secrets, `env`, literals).
+#[derive(Clone, Debug)]
+pub struct Signature {
+    pub scheme: String,
+    pub args: Vec<(String, Expr)>,
+}
+
+impl Signature {
+    /// `signature: none`.
+    pub fn none() -> Signature {
+        Signature { scheme: "none".to_owned(), args: Vec::new() }
+    }
 }
 
 /// `state since: DateTime? = none`.

@@ -6,6 +6,7 @@
 //! rejected it produces [`Expr::Invalid`] rather than failing.
 
 mod flows;
+mod testing;
 
 use super::api::{self, Api, Endpoint, ErrorArm, Pagination, PathPart};
 use super::{Arm, Callee, Expr, Function, Literal, Native, Part, Pattern, Program, Secret};
@@ -23,6 +24,16 @@ pub fn lower(loaded: &Loaded, checked: &Checked) -> Program {
     lowerer.collect();
     lowerer.lower_bodies();
     lowerer.lower_flows();
+    lowerer.out
+}
+
+/// [`lower`], and the tests declared in `file` (the root that `integ test` runs).
+pub fn lower_with_tests(loaded: &Loaded, checked: &Checked, file: crate::source::FileId) -> Program {
+    let mut lowerer = Lowerer { loaded, checked, out: Program { types: checked.types.clone(), ..Program::default() } };
+    lowerer.collect();
+    lowerer.lower_bodies();
+    lowerer.lower_flows();
+    lowerer.out.tests = lowerer.lower_tests(file);
     lowerer.out
 }
 
@@ -365,7 +376,10 @@ impl<'a> Lowerer<'a> {
             ExprKind::Name(name) => self.lower_name(frame, name, &ty),
             ExprKind::Paren(inner) => self.lower_part(frame, inner),
             ExprKind::Field { base, name, optional } => self.lower_field(frame, expr, base, name, *optional),
-            ExprKind::Call { callee, args, .. } => self.lower_call(frame, callee, args),
+            ExprKind::Call { callee, args, .. } => match self.lower_test_call(frame, callee, args, &ty) {
+                Some(lowered) => lowered,
+                None => self.lower_call(frame, callee, args),
+            },
             ExprKind::Index { base, index } => {
                 let base_ty = self.ty(base);
                 let lowered_index = self.lower(frame, index);

@@ -12,6 +12,7 @@
 
 pub mod flow;
 pub mod lower;
+pub mod test;
 
 use std::collections::{HashMap, HashSet};
 
@@ -237,6 +238,8 @@ pub struct Program {
     pub policies: Vec<PolicyInfo>,
     pub apis: Vec<api::Api>,
     pub flows: Vec<flow::Flow>,
+    /// The tests of the root file ([`lower::lower_with_tests`] only).
+    pub tests: Vec<test::Test>,
     /// Records some value of which is used whole (encoded, compared, stored):
     /// decoding must read every field.
     pub whole_records: HashSet<u32>,

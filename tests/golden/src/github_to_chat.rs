@@ -1342,7 +1342,7 @@ pub async fn issue_events(
     use ::integ_runtime::generated::flow::Control;
     static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
         name: "issue_events",
-        location: "examples/github_to_chat/notify.integ:312:6",
+        location: "examples/github_to_chat/notify.integ:330:6",
         batch: 1u32,
     };
     fn states() -> Result<
@@ -1382,7 +1382,7 @@ pub async fn issue_events(
                 Err(error) => {
                     break 'run run
                         .evaluation_failed(
-                            "examples/github_to_chat/notify.integ:320:10",
+                            "examples/github_to_chat/notify.integ:342:10",
                             error,
                             ::integ_runtime::generated::flow::Unit::Run,
                             states(),
@@ -1413,7 +1413,7 @@ pub async fn issue_events(
                     Err(error) => {
                         break 'run run
                             .evaluation_failed(
-                                "examples/github_to_chat/notify.integ:323:5",
+                                "examples/github_to_chat/notify.integ:345:5",
                                 error,
                                 ::integ_runtime::generated::flow::Unit::Run,
                                 states(),
@@ -1429,7 +1429,7 @@ pub async fn issue_events(
                         run.count_failed_write(&failure);
                         break 'run run
                             .call_failed(
-                                "examples/github_to_chat/notify.integ:323:5",
+                                "examples/github_to_chat/notify.integ:345:5",
                                 failure,
                                 &[
                                     (
@@ -1487,7 +1487,7 @@ pub async fn backfill(
     use ::integ_runtime::generated::flow::Control;
     static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
         name: "backfill",
-        location: "examples/github_to_chat/notify.integ:333:6",
+        location: "examples/github_to_chat/notify.integ:355:6",
         batch: 1u32,
     };
     #[allow(clippy::ptr_arg)]
@@ -1545,7 +1545,7 @@ pub async fn backfill(
             Err(failure) => {
                 break 'run run
                     .call_failed(
-                        "examples/github_to_chat/notify.integ:338:3",
+                        "examples/github_to_chat/notify.integ:365:3",
                         failure,
                         &[],
                         ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -1566,7 +1566,7 @@ pub async fn backfill(
                     let failure = ::integ_runtime::generated::CallFailure::Call(error);
                     break 'run run
                         .call_failed(
-                            "examples/github_to_chat/notify.integ:338:3",
+                            "examples/github_to_chat/notify.integ:365:3",
                             failure,
                             &[],
                             ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -1600,7 +1600,7 @@ pub async fn backfill(
                     Err(error) => {
                         break 'record_1 run
                             .evaluation_failed(
-                                "examples/github_to_chat/notify.integ:338:3",
+                                "examples/github_to_chat/notify.integ:365:3",
                                 error,
                                 ::integ_runtime::generated::flow::Unit::Record {
                                     loop_id: "1:issue in GitHub.list_issues",
@@ -1639,7 +1639,7 @@ pub async fn backfill(
                         Err(error) => {
                             break 'body_1 run
                                 .evaluation_failed(
-                                    "examples/github_to_chat/notify.integ:342:5",
+                                    "examples/github_to_chat/notify.integ:369:5",
                                     error,
                                     ::integ_runtime::generated::flow::Unit::Record {
                                         loop_id: "1:issue in GitHub.list_issues",
@@ -1669,7 +1669,7 @@ pub async fn backfill(
                             run.count_failed_write(&failure);
                             match run
                                 .call_failed(
-                                    "examples/github_to_chat/notify.integ:342:5",
+                                    "examples/github_to_chat/notify.integ:369:5",
                                     failure,
                                     &[],
                                     ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -1732,7 +1732,7 @@ pub async fn show_channels(
     use ::integ_runtime::generated::flow::Control;
     static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
         name: "show_channels",
-        location: "examples/github_to_chat/notify.integ:347:6",
+        location: "examples/github_to_chat/notify.integ:374:6",
         batch: 1u32,
     };
     fn states() -> Result<
@@ -1754,7 +1754,7 @@ pub async fn show_channels(
             Err(failure) => {
                 break 'run run
                     .call_failed(
-                        "examples/github_to_chat/notify.integ:349:3",
+                        "examples/github_to_chat/notify.integ:376:3",
                         failure,
                         &[],
                         ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -1775,7 +1775,7 @@ pub async fn show_channels(
                     let failure = ::integ_runtime::generated::CallFailure::Call(error);
                     break 'run run
                         .call_failed(
-                            "examples/github_to_chat/notify.integ:349:3",
+                            "examples/github_to_chat/notify.integ:376:3",
                             failure,
                             &[],
                             ::integ_runtime::generated::flow::Action::DeadLetter,

@@ -1754,7 +1754,7 @@ pub async fn sync_orders(
     use ::integ_runtime::generated::flow::Control;
     static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
         name: "sync_orders",
-        location: "examples/shop_to_crm/sync.integ:374:6",
+        location: "examples/shop_to_crm/sync.integ:375:6",
         batch: 50u32,
     };
     #[allow(clippy::ptr_arg)]
@@ -1809,7 +1809,7 @@ pub async fn sync_orders(
             Err(error) => {
                 break 'run run
                     .evaluation_failed(
-                        "examples/shop_to_crm/sync.integ:379:3",
+                        "examples/shop_to_crm/sync.integ:380:3",
                         error,
                         ::integ_runtime::generated::flow::Unit::Run,
                         states(&since),
@@ -1831,7 +1831,7 @@ pub async fn sync_orders(
             Err(error) => {
                 break 'run run
                     .evaluation_failed(
-                        "examples/shop_to_crm/sync.integ:380:3",
+                        "examples/shop_to_crm/sync.integ:381:3",
                         error,
                         ::integ_runtime::generated::flow::Unit::Run,
                         states(&since),
@@ -1843,7 +1843,7 @@ pub async fn sync_orders(
             Err(failure) => {
                 break 'run run
                     .call_failed(
-                        "examples/shop_to_crm/sync.integ:380:3",
+                        "examples/shop_to_crm/sync.integ:381:3",
                         failure,
                         &[],
                         ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -1864,7 +1864,7 @@ pub async fn sync_orders(
                     let failure = ::integ_runtime::generated::CallFailure::Call(error);
                     break 'run run
                         .call_failed(
-                            "examples/shop_to_crm/sync.integ:380:3",
+                            "examples/shop_to_crm/sync.integ:381:3",
                             failure,
                             &[],
                             ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -1895,7 +1895,7 @@ pub async fn sync_orders(
                     Err(error) => {
                         break 'record_1 run
                             .evaluation_failed(
-                                "examples/shop_to_crm/sync.integ:380:3",
+                                "examples/shop_to_crm/sync.integ:381:3",
                                 error,
                                 ::integ_runtime::generated::flow::Unit::Record {
                                     loop_id: "1:o in Shop.list_orders",
@@ -1924,7 +1924,7 @@ pub async fn sync_orders(
                         Err(error) => {
                             break 'body_1 run
                                 .evaluation_failed(
-                                    "examples/shop_to_crm/sync.integ:386:5",
+                                    "examples/shop_to_crm/sync.integ:387:5",
                                     error,
                                     ::integ_runtime::generated::flow::Unit::Record {
                                         loop_id: "1:o in Shop.list_orders",
@@ -1967,7 +1967,7 @@ pub async fn sync_orders(
                             run.count_failed_write(&failure);
                             break 'body_1 run
                                 .call_failed(
-                                    "examples/shop_to_crm/sync.integ:391:5",
+                                    "examples/shop_to_crm/sync.integ:392:5",
                                     failure,
                                     &[
                                         (
@@ -2019,7 +2019,7 @@ pub async fn sync_orders(
                         Err(error) => {
                             break 'body_1 run
                                 .evaluation_failed(
-                                    "examples/shop_to_crm/sync.integ:395:5",
+                                    "examples/shop_to_crm/sync.integ:396:5",
                                     error,
                                     ::integ_runtime::generated::flow::Unit::Record {
                                         loop_id: "1:o in Shop.list_orders",
@@ -2042,7 +2042,7 @@ pub async fn sync_orders(
                                 run.count_failed_write(&failure);
                                 match run
                                     .call_failed(
-                                        "examples/shop_to_crm/sync.integ:397:7",
+                                        "examples/shop_to_crm/sync.integ:401:7",
                                         failure,
                                         &[],
                                         ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -2097,7 +2097,7 @@ pub async fn sync_orders(
                                 Err(error) => {
                                     break 'body_1 run
                                         .evaluation_failed(
-                                            "examples/shop_to_crm/sync.integ:404:7",
+                                            "examples/shop_to_crm/sync.integ:408:7",
                                             error,
                                             ::integ_runtime::generated::flow::Unit::Record {
                                                 loop_id: "1:o in Shop.list_orders",
@@ -2118,7 +2118,7 @@ pub async fn sync_orders(
                                     run.count_failed_write(&failure);
                                     match run
                                         .call_failed(
-                                            "examples/shop_to_crm/sync.integ:404:7",
+                                            "examples/shop_to_crm/sync.integ:408:7",
                                             failure,
                                             &[
                                                 (
@@ -2170,7 +2170,7 @@ pub async fn sync_orders(
             Err(failure) => {
                 match run
                     .call_failed(
-                        "examples/shop_to_crm/sync.integ:407:3",
+                        "examples/shop_to_crm/sync.integ:411:3",
                         failure,
                         &[(None, ::integ_runtime::generated::flow::Action::Ignore)],
                         ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -2200,7 +2200,7 @@ pub async fn sync_orders(
             Err(error) => {
                 break 'run run
                     .evaluation_failed(
-                        "examples/shop_to_crm/sync.integ:408:3",
+                        "examples/shop_to_crm/sync.integ:412:3",
                         error,
                         ::integ_runtime::generated::flow::Unit::Run,
                         states(&since),
@@ -2224,7 +2224,7 @@ pub async fn backfill_customers(
     use ::integ_runtime::generated::flow::Control;
     static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
         name: "backfill_customers",
-        location: "examples/shop_to_crm/sync.integ:413:6",
+        location: "examples/shop_to_crm/sync.integ:417:6",
         batch: 200u32,
     };
     fn states() -> Result<
@@ -2246,7 +2246,7 @@ pub async fn backfill_customers(
             Err(failure) => {
                 break 'run run
                     .call_failed(
-                        "examples/shop_to_crm/sync.integ:416:3",
+                        "examples/shop_to_crm/sync.integ:420:3",
                         failure,
                         &[],
                         ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -2267,7 +2267,7 @@ pub async fn backfill_customers(
                     let failure = ::integ_runtime::generated::CallFailure::Call(error);
                     break 'run run
                         .call_failed(
-                            "examples/shop_to_crm/sync.integ:416:3",
+                            "examples/shop_to_crm/sync.integ:420:3",
                             failure,
                             &[],
                             ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -2290,7 +2290,7 @@ pub async fn backfill_customers(
                     Err(error) => {
                         break 'record_1 run
                             .evaluation_failed(
-                                "examples/shop_to_crm/sync.integ:416:3",
+                                "examples/shop_to_crm/sync.integ:420:3",
                                 error,
                                 ::integ_runtime::generated::flow::Unit::Record {
                                     loop_id: "1:c in Shop.list_customers",
@@ -2316,7 +2316,7 @@ pub async fn backfill_customers(
                         Err(error) => {
                             break 'body_1 run
                                 .evaluation_failed(
-                                    "examples/shop_to_crm/sync.integ:417:5",
+                                    "examples/shop_to_crm/sync.integ:421:5",
                                     error,
                                     ::integ_runtime::generated::flow::Unit::Record {
                                         loop_id: "1:c in Shop.list_customers",
@@ -2336,7 +2336,7 @@ pub async fn backfill_customers(
                         Err(error) => {
                             break 'body_1 run
                                 .evaluation_failed(
-                                    "examples/shop_to_crm/sync.integ:417:5",
+                                    "examples/shop_to_crm/sync.integ:421:5",
                                     error,
                                     ::integ_runtime::generated::flow::Unit::Record {
                                         loop_id: "1:c in Shop.list_customers",
@@ -2357,7 +2357,7 @@ pub async fn backfill_customers(
                             run.count_failed_write(&failure);
                             match run
                                 .call_failed(
-                                    "examples/shop_to_crm/sync.integ:417:5",
+                                    "examples/shop_to_crm/sync.integ:421:5",
                                     failure,
                                     &[
                                         (

@@ -1799,7 +1799,7 @@ pub async fn export_transactions(
     use ::integ_runtime::generated::flow::Control;
     static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
         name: "export_transactions",
-        location: "examples/stripe_to_ledger/export.integ:373:6",
+        location: "examples/stripe_to_ledger/export.integ:397:6",
         batch: 100u32,
     };
     #[allow(clippy::ptr_arg)]
@@ -1859,7 +1859,7 @@ pub async fn export_transactions(
             Err(error) => {
                 break 'run run
                     .evaluation_failed(
-                        "examples/stripe_to_ledger/export.integ:382:3",
+                        "examples/stripe_to_ledger/export.integ:406:3",
                         error,
                         ::integ_runtime::generated::flow::Unit::Run,
                         states(&since),
@@ -1871,7 +1871,7 @@ pub async fn export_transactions(
             Err(failure) => {
                 break 'run run
                     .call_failed(
-                        "examples/stripe_to_ledger/export.integ:382:3",
+                        "examples/stripe_to_ledger/export.integ:406:3",
                         failure,
                         &[],
                         ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -1892,7 +1892,7 @@ pub async fn export_transactions(
                     let failure = ::integ_runtime::generated::CallFailure::Call(error);
                     break 'run run
                         .call_failed(
-                            "examples/stripe_to_ledger/export.integ:382:3",
+                            "examples/stripe_to_ledger/export.integ:406:3",
                             failure,
                             &[],
                             ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -1911,7 +1911,7 @@ pub async fn export_transactions(
                     Err(error) => {
                         break 'record_1 run
                             .evaluation_failed(
-                                "examples/stripe_to_ledger/export.integ:382:3",
+                                "examples/stripe_to_ledger/export.integ:406:3",
                                 error,
                                 ::integ_runtime::generated::flow::Unit::Record {
                                     loop_id: "1:t in Stripe.list_balance_transactions",
@@ -1944,7 +1944,7 @@ pub async fn export_transactions(
                     Err(error) => {
                         break 'record_1 run
                             .evaluation_failed(
-                                "examples/stripe_to_ledger/export.integ:382:3",
+                                "examples/stripe_to_ledger/export.integ:406:3",
                                 error,
                                 ::integ_runtime::generated::flow::Unit::Record {
                                     loop_id: "1:t in Stripe.list_balance_transactions",
@@ -1981,7 +1981,7 @@ pub async fn export_transactions(
                         Err(error) => {
                             break 'body_1 run
                                 .evaluation_failed(
-                                    "examples/stripe_to_ledger/export.integ:385:5",
+                                    "examples/stripe_to_ledger/export.integ:409:5",
                                     error,
                                     ::integ_runtime::generated::flow::Unit::Record {
                                         loop_id: "1:t in Stripe.list_balance_transactions",
@@ -2018,7 +2018,7 @@ pub async fn export_transactions(
                         Err(failure) => {
                             break 'body_1 run
                                 .call_failed(
-                                    "examples/stripe_to_ledger/export.integ:385:5",
+                                    "examples/stripe_to_ledger/export.integ:409:5",
                                     failure,
                                     &[
                                         (
@@ -2060,7 +2060,7 @@ pub async fn export_transactions(
                         Err(error) => {
                             break 'body_1 run
                                 .evaluation_failed(
-                                    "examples/stripe_to_ledger/export.integ:389:5",
+                                    "examples/stripe_to_ledger/export.integ:417:5",
                                     error,
                                     ::integ_runtime::generated::flow::Unit::Record {
                                         loop_id: "1:t in Stripe.list_balance_transactions",
@@ -2101,7 +2101,7 @@ pub async fn export_transactions(
                             Err(error) => {
                                 break 'body_1 run
                                     .evaluation_failed(
-                                        "examples/stripe_to_ledger/export.integ:391:7",
+                                        "examples/stripe_to_ledger/export.integ:419:7",
                                         error,
                                         ::integ_runtime::generated::flow::Unit::Record {
                                             loop_id: "1:t in Stripe.list_balance_transactions",
@@ -2126,7 +2126,7 @@ pub async fn export_transactions(
                         break 'body_1 Err(
                             run
                                 .fail(
-                                    "examples/stripe_to_ledger/export.integ:391:7",
+                                    "examples/stripe_to_ledger/export.integ:419:7",
                                     value_6.as_str(),
                                 ),
                         );
@@ -2139,7 +2139,7 @@ pub async fn export_transactions(
                             Err(error) => {
                                 break 'body_1 run
                                     .evaluation_failed(
-                                        "examples/stripe_to_ledger/export.integ:393:7",
+                                        "examples/stripe_to_ledger/export.integ:421:7",
                                         error,
                                         ::integ_runtime::generated::flow::Unit::Record {
                                             loop_id: "1:t in Stripe.list_balance_transactions",
@@ -2174,7 +2174,7 @@ pub async fn export_transactions(
                                 run.count_failed_write(&failure);
                                 break 'body_1 run
                                     .call_failed(
-                                        "examples/stripe_to_ledger/export.integ:393:7",
+                                        "examples/stripe_to_ledger/export.integ:421:7",
                                         failure,
                                         &[
                                             (
@@ -2223,7 +2223,7 @@ pub async fn export_transactions(
                                     run.count_failed_write(&failure);
                                     match run
                                         .call_failed(
-                                            "examples/stripe_to_ledger/export.integ:399:9",
+                                            "examples/stripe_to_ledger/export.integ:427:9",
                                             failure,
                                             &[],
                                             ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -2299,7 +2299,7 @@ pub async fn export_payouts(
     use ::integ_runtime::generated::flow::Control;
     static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
         name: "export_payouts",
-        location: "examples/stripe_to_ledger/export.integ:408:6",
+        location: "examples/stripe_to_ledger/export.integ:436:6",
         batch: 1u32,
     };
     fn states() -> Result<
@@ -2333,7 +2333,7 @@ pub async fn export_payouts(
             Err(error) => {
                 break 'run run
                     .evaluation_failed(
-                        "examples/stripe_to_ledger/export.integ:410:3",
+                        "examples/stripe_to_ledger/export.integ:438:3",
                         error,
                         ::integ_runtime::generated::flow::Unit::Run,
                         states(),
@@ -2345,7 +2345,7 @@ pub async fn export_payouts(
             Err(failure) => {
                 break 'run run
                     .call_failed(
-                        "examples/stripe_to_ledger/export.integ:410:3",
+                        "examples/stripe_to_ledger/export.integ:438:3",
                         failure,
                         &[],
                         ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -2366,7 +2366,7 @@ pub async fn export_payouts(
                     let failure = ::integ_runtime::generated::CallFailure::Call(error);
                     break 'run run
                         .call_failed(
-                            "examples/stripe_to_ledger/export.integ:410:3",
+                            "examples/stripe_to_ledger/export.integ:438:3",
                             failure,
                             &[],
                             ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -2389,7 +2389,7 @@ pub async fn export_payouts(
                     Err(error) => {
                         break 'record_1 run
                             .evaluation_failed(
-                                "examples/stripe_to_ledger/export.integ:410:3",
+                                "examples/stripe_to_ledger/export.integ:438:3",
                                 error,
                                 ::integ_runtime::generated::flow::Unit::Record {
                                     loop_id: "1:p in Stripe.list_payouts",
@@ -2415,7 +2415,7 @@ pub async fn export_payouts(
                         Err(error) => {
                             break 'body_1 run
                                 .evaluation_failed(
-                                    "examples/stripe_to_ledger/export.integ:411:5",
+                                    "examples/stripe_to_ledger/export.integ:441:5",
                                     error,
                                     ::integ_runtime::generated::flow::Unit::Record {
                                         loop_id: "1:p in Stripe.list_payouts",
@@ -2441,7 +2441,7 @@ pub async fn export_payouts(
                             run.count_failed_write(&failure);
                             break 'body_1 run
                                 .call_failed(
-                                    "examples/stripe_to_ledger/export.integ:411:5",
+                                    "examples/stripe_to_ledger/export.integ:441:5",
                                     failure,
                                     &[
                                         (
@@ -2482,7 +2482,7 @@ pub async fn export_payouts(
                             run.count_failed_write(&failure);
                             match run
                                 .call_failed(
-                                    "examples/stripe_to_ledger/export.integ:412:5",
+                                    "examples/stripe_to_ledger/export.integ:442:5",
                                     failure,
                                     &[],
                                     ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -2518,7 +2518,7 @@ pub async fn export_payouts(
                         Err(error) => {
                             break 'body_1 run
                                 .evaluation_failed(
-                                    "examples/stripe_to_ledger/export.integ:413:5",
+                                    "examples/stripe_to_ledger/export.integ:446:5",
                                     error,
                                     ::integ_runtime::generated::flow::Unit::Record {
                                         loop_id: "1:p in Stripe.list_payouts",
@@ -2569,7 +2569,7 @@ pub async fn check_accounts(
     use ::integ_runtime::generated::flow::Control;
     static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
         name: "check_accounts",
-        location: "examples/stripe_to_ledger/export.integ:418:6",
+        location: "examples/stripe_to_ledger/export.integ:451:6",
         batch: 1u32,
     };
     #[allow(clippy::ptr_arg)]
@@ -2614,7 +2614,7 @@ pub async fn check_accounts(
             Err(failure) => {
                 break 'run run
                     .call_failed(
-                        "examples/stripe_to_ledger/export.integ:423:3",
+                        "examples/stripe_to_ledger/export.integ:456:3",
                         failure,
                         &[],
                         ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -2635,7 +2635,7 @@ pub async fn check_accounts(
                     let failure = ::integ_runtime::generated::CallFailure::Call(error);
                     break 'run run
                         .call_failed(
-                            "examples/stripe_to_ledger/export.integ:423:3",
+                            "examples/stripe_to_ledger/export.integ:456:3",
                             failure,
                             &[],
                             ::integ_runtime::generated::flow::Action::DeadLetter,
@@ -2657,7 +2657,7 @@ pub async fn check_accounts(
                     Err(error) => {
                         break 'record_1 run
                             .evaluation_failed(
-                                "examples/stripe_to_ledger/export.integ:423:3",
+                                "examples/stripe_to_ledger/export.integ:456:3",
                                 error,
                                 ::integ_runtime::generated::flow::Unit::Record {
                                     loop_id: "1:a in Ledger.list_accounts",
@@ -2717,7 +2717,7 @@ pub async fn check_accounts(
             Err(error) => {
                 break 'run run
                     .evaluation_failed(
-                        "examples/stripe_to_ledger/export.integ:427:3",
+                        "examples/stripe_to_ledger/export.integ:460:3",
                         error,
                         ::integ_runtime::generated::flow::Unit::Run,
                         states(&found),
@@ -2767,7 +2767,7 @@ pub async fn check_accounts(
             break 'run Err(
                 run
                     .fail(
-                        "examples/stripe_to_ledger/export.integ:432:5",
+                        "examples/stripe_to_ledger/export.integ:465:5",
                         {
                             let mut text = String::new();
                             ::integ_runtime::wire::Text::push_text(
@@ -2797,7 +2797,7 @@ pub async fn check_accounts(
             Err(error) => {
                 break 'run run
                     .evaluation_failed(
-                        "examples/stripe_to_ledger/export.integ:434:3",
+                        "examples/stripe_to_ledger/export.integ:467:3",
                         error,
                         ::integ_runtime::generated::flow::Unit::Run,
                         states(&found),

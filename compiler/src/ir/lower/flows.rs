@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use super::{Frame, Lowerer, single};
 use crate::check::types::Ty;
 use crate::ir::Expr;
-use crate::ir::flow::{Action, Catch, CatchArm, Flow, For, Location, LogLevel, Source, State, Stmt, StmtKind, Trigger};
+use crate::ir::flow::{
+    Action, Catch, CatchArm, DEFAULT_MAX_BODY, Flow, For, Location, LogLevel, Signature, Source, State, Stmt, StmtKind,
+    Trigger, Webhook,
+};
 use crate::source::Span;
 use crate::syntax::ast::{self, ExprKind, FlowItem};
 
@@ -38,6 +41,8 @@ impl Lowerer<'_> {
         let info = self.checked.flows.get(&decl.name.name)?.clone();
         let mut trigger = Trigger::Manual;
         let mut batch = 1;
+        let mut webhook = None;
+        let mut dedupe_setting = None;
         for item in &decl.items {
             let FlowItem::Setting(clause) = item else { continue };
             match clause.key.name.as_str() {
@@ -48,7 +53,11 @@ impl Lowerer<'_> {
                         Some(crate::check::flow::TriggerKind::Webhook) => Trigger::Webhook,
                         Some(crate::check::flow::TriggerKind::Manual) | None => Trigger::Manual,
                     };
+                    if trigger == Trigger::Webhook {
+                        webhook = single(clause).map(|value| self.lower_webhook(value));
+                    }
                 }
+                "dedupe" => dedupe_setting = single(clause),
                 "batch" => {
                     if let Some(ast::Expr { kind: ExprKind::Int(value), .. }) = single(clause) {
                         batch = u32::try_from(*value).unwrap_or(u32::MAX).max(1);
@@ -80,6 +89,9 @@ impl Lowerer<'_> {
             flow_frame.types.insert(slot, ty.clone());
             (name.clone(), ty.clone())
         });
+        if let (Some(webhook), Some(key)) = (webhook.as_mut(), dedupe_setting) {
+            webhook.dedupe = Some(self.lower(&mut flow_frame.frame, key));
+        }
         let body = self.lower_statements(&mut flow_frame, &decl.statements());
         Some(Flow {
             name: decl.name.name.clone(),
@@ -88,10 +100,63 @@ impl Lowerer<'_> {
             batch,
             states,
             payload,
+            webhook,
             frame_size: flow_frame.frame.size,
             locals: flow_frame.frame.names.clone(),
             body,
         })
+    }
+
+    /// `webhook(path: ..., signature: ..., max_body: ...)`, checked.
+    fn lower_webhook(&mut self, value: &ast::Expr) -> Webhook {
+        let mut webhook =
+            Webhook { path: String::new(), signature: Signature::none(), max_body: DEFAULT_MAX_BODY, dedupe: None };
+        let ExprKind::Call { args, .. } = &value.kind else { return webhook };
+        for (position, arg) in args.iter().enumerate() {
+            let name = match &arg.name {
+                Some(name) => name.name.as_str(),
+                None if position == 0 => "path",
+                None => continue,
+            };
+            match (name, &arg.value.kind) {
+                ("path", ExprKind::String(literal)) => webhook.path = literal.as_plain().unwrap_or_default(),
+                ("signature", _) => webhook.signature = self.lower_signature(&arg.value),
+                ("max_body", ExprKind::Quantity(quantity)) => {
+                    if let Ok(bytes) = crate::check::literals::size_bytes(quantity, &arg.value) {
+                        webhook.max_body = bytes;
+                    }
+                }
+                _ => {}
+            }
+        }
+        webhook
+    }
+
+    /// A signature scheme: its arguments by name, as [`Signature`] says.
+    fn lower_signature(&mut self, value: &ast::Expr) -> Signature {
+        let ExprKind::Call { callee, args, .. } = &value.kind else { return Signature::none() };
+        let ExprKind::Name(scheme) = &callee.kind else { return Signature::none() };
+        let table = crate::check::config::SIGNATURE_SCHEMES.iter().find(|candidate| candidate.name == scheme.name);
+        let mut lowered = Vec::new();
+        for (position, arg) in args.iter().enumerate() {
+            let name = match &arg.name {
+                Some(name) => name.name.clone(),
+                None => match table.and_then(|table| table.params.get(position)) {
+                    Some(param) => param.name.to_owned(),
+                    None => continue,
+                },
+            };
+            let value = match &arg.value.kind {
+                // Bare words such as `sha256`, `base64`.
+                ExprKind::Name(word) if self.checked.symbols.iter().all(|symbol| symbol.name != word.name) => {
+                    Expr::Literal(crate::ir::Literal::String(word.name.clone()))
+                }
+                _ if name == "canonical" => self.lower_template(&arg.value),
+                _ => self.lower(&mut super::Frame::new(), &arg.value),
+            };
+            lowered.push((name, value));
+        }
+        Signature { scheme: scheme.name.clone(), args: lowered }
     }
 
     /// `file:line:column` of a span's start.
