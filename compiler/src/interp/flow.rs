@@ -1183,19 +1183,22 @@ impl<'h> Runner<'h> {
                     }
                     (None, None) => String::new(),
                 };
-                let mut context = serde_json::Map::new();
-                for (name, slot, ty) in &unit.of.context {
-                    let value = self.frame.get(*slot);
-                    let text = encode::json_string(&value, &interpreter.desc(ty), &interpreter.schema)
-                        .unwrap_or_else(|_| "null".to_owned());
-                    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-                    context.insert(name.clone(), json);
-                }
+                let context: Vec<(&str, String)> = unit
+                    .of
+                    .context
+                    .iter()
+                    .map(|(name, slot, ty)| {
+                        let value = self.frame.get(*slot);
+                        let text = encode::json_string(&value, &interpreter.desc(ty), &interpreter.schema)
+                            .unwrap_or_else(|_| "null".to_owned());
+                        (name.as_str(), text)
+                    })
+                    .collect();
                 (
                     UnitKind::Record,
                     UnitInput::Json(input),
                     Some(unit.of.id.clone()),
-                    Some(serde_json::Value::Object(context).to_string()),
+                    Some(integ_runtime::generated::flow::context(&context)),
                 )
             }
             None => match &self.event_body {
@@ -1209,13 +1212,7 @@ impl<'h> Runner<'h> {
             },
         };
         let state = match self.encode_states(&self.working_state()) {
-            Ok(states) => {
-                let object: serde_json::Map<String, serde_json::Value> = states
-                    .into_iter()
-                    .map(|(name, text)| (name, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)))
-                    .collect();
-                serde_json::Value::Object(object).to_string()
-            }
+            Ok(states) => integ_runtime::generated::flow::states_object(states),
             Err(_) => "{}".to_owned(),
         };
         DeadLetterRecord {
@@ -1278,26 +1275,12 @@ fn elements(value: Value) -> Result<Vec<Item>, String> {
     match value {
         Value::List(list) => Ok(list.iter().cloned().map(Ok).collect()),
         Value::None => Ok(Vec::new()),
-        Value::Json(json) => match &*json {
-            serde_json::Value::Array(elements) => {
-                Ok(elements.iter().map(|element| Ok(Value::Json(Arc::new(element.clone())))).collect())
-            }
-            serde_json::Value::Null => Ok(Vec::new()),
-            other => Err(format!("`for` over Json that is {}, not an array", json_kind(other))),
+        // The same elements, and the same error, as generated code iterates.
+        Value::Json(json) => match integ_runtime::generated::flow::json_elements(Arc::unwrap_or_clone(json)) {
+            Ok(elements) => Ok(elements.into_iter().map(|element| Ok(Value::Json(Arc::new(element)))).collect()),
+            Err(error) => Err(error.to_string()),
         },
         other => Err(format!("`for` over a {}", other.kind())),
-    }
-}
-
-/// `an object`, `a string`... for messages about Json.
-fn json_kind(json: &serde_json::Value) -> &'static str {
-    match json {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
     }
 }
 

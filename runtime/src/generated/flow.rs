@@ -587,13 +587,7 @@ impl FlowRun {
             },
         };
         let state = match letter.states {
-            Ok(states) => {
-                let object: serde_json::Map<String, serde_json::Value> = states
-                    .into_iter()
-                    .map(|(name, text)| (name, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)))
-                    .collect();
-                serde_json::Value::Object(object).to_string()
-            }
+            Ok(states) => states_object(states),
             Err(_) => "{}".to_owned(),
         };
         DeadLetterRecord {
@@ -644,12 +638,21 @@ pub fn encoded<F: Format>(value: &F::Value) -> Result<String, EvalError> {
 }
 
 /// The names a record sees from outside its loop, as a JSON object text:
-/// each name with its value's JSON text.
+/// each name with its value's JSON text (a dead letter's context).
 pub fn context(names: &[(&str, String)]) -> String {
-    let object: serde_json::Map<String, serde_json::Value> = names
-        .iter()
-        .map(|(name, text)| ((*name).to_owned(), serde_json::from_str(text).unwrap_or(serde_json::Value::Null)))
-        .collect();
+    object(names.iter().map(|(name, text)| ((*name).to_owned(), text.as_str())))
+}
+
+/// A flow's states, state name → JSON text, as one JSON object text (a
+/// dead letter's state).
+pub fn states_object(states: BTreeMap<String, String>) -> String {
+    object(states.iter().map(|(name, text)| (name.clone(), text.as_str())))
+}
+
+/// A JSON object of members given as JSON texts (one that does not parse is `null`).
+fn object<'t>(members: impl Iterator<Item = (String, &'t str)>) -> String {
+    let object: serde_json::Map<String, serde_json::Value> =
+        members.map(|(name, text)| (name, serde_json::from_str(text).unwrap_or(serde_json::Value::Null))).collect();
     serde_json::Value::Object(object).to_string()
 }
 
