@@ -3,7 +3,8 @@
 //! output are checked. `passing.integ` exercises every kind of `given`
 //! response, scripts, OAuth2 tokens, paging, states and `calls(...)`;
 //! `failing.integ` fails in every way a test can (its report is
-//! snapshotted); `retries.integ` waits hours on the virtual clock.
+//! snapshotted); `retries.integ` waits hours on the virtual clock;
+//! `paging.integ` cuts stand-in streams with `returns e per page N`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -161,6 +162,46 @@ fn exit_codes() {
     let run = run_in(&programs().join("fixtures"), &["test"], Duration::from_secs(60));
     assert_eq!(run.code, 2, "a directory without .integ files: {run:?}");
     assert!(run.stderr.contains("no .integ files found"), "{}", run.stderr);
+}
+
+/// Runs the tests of `paging.integ` whose description contains `filter`, with
+/// the stand-ins' debug log, and counts the requests each path received.
+fn page_requests(filter: &str) -> Vec<(String, usize)> {
+    let run = integ_test(&["paging.integ", "--filter", filter, "--log-level", "debug", "--log-format", "json"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("1 passed; 0 failed"), "`{filter}` selects one passing test: {}", run.stdout);
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for line in run.stderr.lines().filter(|line| line.contains(r#""message":"stand-in request""#)) {
+        let path = line.split(r#""path":""#).nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("?");
+        match counts.iter_mut().find(|(known, _)| known == path) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((path.to_owned(), 1)),
+        }
+    }
+    counts
+}
+
+#[test]
+fn per_page_cuts_stand_in_streams() {
+    let run = integ_test(&["paging.integ"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("test result: ok. 9 passed; 0 failed"), "{}", run.stdout);
+    // 5 records, 2 a page: 3 page requests, whatever the style; `calls(...)`
+    // counts the one call of the stream (the test checks it is 1).
+    let three = |path: &str| vec![(path.to_owned(), 3)];
+    assert_eq!(page_requests("cursor pages of two records"), three("/api/cursor"));
+    assert_eq!(page_requests("offset pages of two records"), three("/api/offset"));
+    assert_eq!(page_requests("link header pages of two records"), three("/api/link"));
+    // 1 a page: 3 pages reach `max_pages: 3`, and the stream ends with an error.
+    assert_eq!(page_requests("cursor pages of one record"), three("/api/cursor"));
+    assert_eq!(page_requests("next url pages of one record"), three("/api/url"));
+    // `page(size: 2)` served 3 a page: 3, 2, then the empty page that ends it.
+    assert_eq!(page_requests("numbered pages override"), three("/api/pages"));
+    // Pages shorter than `size` or `limit` end the stream after the first.
+    assert_eq!(page_requests("shorter than the declared size"), vec![("/api/pages".to_owned(), 1)]);
+    assert_eq!(page_requests("shorter than the limit"), vec![("/api/large-offset".to_owned(), 1)]);
+    // Two streams: 3 pages of 1, then 2 pages of 2.
+    assert_eq!(page_requests("its own page size"), vec![("/api/cursor".to_owned(), 5)]);
 }
 
 #[test]

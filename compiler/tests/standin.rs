@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use integ_compiler::diagnostic::render;
 use integ_compiler::interp::calls::{Apis, CallFailure, Outcome};
-use integ_compiler::interp::standin::{EndpointSetup, Faults, StandInOptions, StandIns};
+use integ_compiler::interp::standin::{EndpointSetup, Faults, Script, Scripted, Scripts, StandInOptions, StandIns};
 use integ_compiler::interp::{Interpreter, Options};
 use integ_compiler::ir;
 use integ_compiler::program::{LoadError, Loader};
@@ -662,6 +662,78 @@ async fn expressions_that_are_not_paths_need_a_whole_body_fixture() {
     let error = StandIns::start(interpreter.program.clone(), interpreter.schema.clone(), options).await.unwrap_err();
     assert!(error.to_string().contains("Styles.cursor.json"), "{error}");
     let _ = std::fs::remove_dir_all(directory);
+}
+
+/// `count` records of `Item`, with ids from 1.
+fn items(count: i64) -> Json {
+    Json::Array(
+        (1..=count)
+            .map(|id| json!({"id": id, "email": format!("user{id}@example.com"), "created_at": "2024-05-01T00:00:00Z"}))
+            .collect(),
+    )
+}
+
+/// Stand-ins whose every endpoint answers `returns <records> per page <per_page>`.
+async fn scripted(endpoints: &[&str], records: i64, per_page: usize) -> Mocked {
+    let scripts = Arc::new(Scripts::new());
+    for endpoint in endpoints {
+        let response = Scripted::Returns { value: items(records), per_page: Some(per_page) };
+        scripts.activate(endpoint, Some(Arc::new(Script::new(vec![response]))));
+    }
+    let options = StandInOptions { records: 0, scripts: Some(scripts), ..StandInOptions::default() };
+    mocked(from_source(STYLES), options).await
+}
+
+#[tokio::test]
+async fn a_scripted_page_size_cuts_every_style() {
+    let expected: &[(&str, &[usize])] = &[
+        ("Styles.cursor", &[3, 3, 1]),
+        ("Styles.int_cursor", &[3, 3, 1]),
+        ("Styles.stripe", &[3, 3, 1]),
+        ("Styles.stripe_without_has_more", &[3, 3, 1, 0]),
+        ("Styles.json_cursor", &[3, 3, 1]),
+        // `size: 7`: the client takes a page of 3 for the last one.
+        ("Styles.pages", &[3]),
+        // Without a size, only an empty page ends the stream.
+        ("Styles.pages_plain", &[3, 3, 1, 0]),
+        // `limit: 5`, and the default limit 100: a shorter page is the last.
+        ("Styles.offsets", &[3]),
+        ("Styles.offsets_default", &[3]),
+        ("Styles.links", &[3, 3, 1]),
+        ("Styles.next_urls", &[3, 3, 1]),
+        ("Styles.fixed_next_urls", &[3, 3, 1]),
+        // Without `paginate`, the one request gets one page.
+        ("Styles.everything", &[3]),
+    ];
+    let names: Vec<&str> = expected.iter().map(|(name, _)| *name).collect();
+    let mock = scripted(&names, 7, 3).await;
+    for (name, sizes) in expected {
+        let drained = mock.drain(name).await;
+        assert!(drained.error.is_none(), "{name}: {:?}", drained.error);
+        assert_eq!(drained.pages.iter().map(Vec::len).collect::<Vec<_>>(), *sizes, "{name}");
+        let read = sizes.iter().sum::<usize>() as i64;
+        assert_eq!(drained.field("id"), ids(1..=read), "{name}");
+        assert_eq!(mock.stand_ins.stats(name).requests, sizes.len() as u64, "{name}: one request a page");
+    }
+
+    // Pages longer than `size` or `limit` go on until a shorter one.
+    let mock = scripted(&["Styles.pages", "Styles.offsets"], 20, 8).await;
+    for name in ["Styles.pages", "Styles.offsets"] {
+        let drained = mock.drain(name).await;
+        assert!(drained.error.is_none(), "{name}: {:?}", drained.error);
+        assert_eq!(drained.pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![8, 8, 4], "{name}");
+        assert_eq!(drained.field("id"), ids(1..=20), "{name}");
+    }
+
+    // The limit a request asks for does not change the page size.
+    let mock = scripted(&["Styles.offsets_default"], 7, 3).await;
+    let base = mock.base_url("Styles");
+    let auth = [("Authorization", "Bearer x")];
+    let (status, _, body) = raw(&format!("{base}/offsets-default?skip=3&take=100"), "GET", &auth, "").await;
+    assert_eq!(status, 200, "{body}");
+    let body: Json = serde_json::from_str(&body).unwrap();
+    let page_ids: Vec<Json> = body["items"].as_array().unwrap().iter().map(|item| item["id"].clone()).collect();
+    assert_eq!(page_ids, ids(4..=6));
 }
 
 #[tokio::test]

@@ -40,6 +40,14 @@ fn every_test_of_the_passing_program_passes() {
 }
 
 #[test]
+fn every_test_of_the_paging_program_passes() {
+    let results = run_file("paging.integ");
+    assert_eq!(results.len(), 9);
+    let failed: Vec<_> = results.iter().filter(|result| !result.passed()).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+#[test]
 fn hours_of_waiting_pass_on_the_virtual_clock() {
     let started = std::time::Instant::now();
     let results = run_file("retries.integ");

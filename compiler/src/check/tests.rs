@@ -1,14 +1,15 @@
 //! `test` blocks: stand-ins (`given`), runs and expectations.
 //!
 //! In: test declarations. Out: diagnostics for stand-in responses that do
-//! not fit their endpoint (E0901), runs of unknown flows (E0215),
-//! expectations that are not Bool (E0900), and secrets in tests (E0700).
+//! not fit their endpoint (E0901, a misplaced or malformed `per page N`
+//! included), runs of unknown flows (E0215), expectations that are not Bool
+//! (E0900), and secrets in tests (E0700).
 
 use super::scope::{BodyKind, Cx, Secrets};
 use super::types::Ty;
 use super::{Checker, SymbolKind, suggest};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::syntax::ast::{self, Expr, ExprKind, Phrase, TestItem};
+use crate::syntax::ast::{self, BinaryOp, Expr, ExprKind, Phrase, TestItem};
 
 impl Checker<'_> {
     pub(crate) fn check_test(&mut self, test: &ast::TestDecl) {
@@ -203,14 +204,22 @@ impl Checker<'_> {
     fn given_response(&mut self, cx: &mut Cx, phrase: &Phrase, atoms: &[Expr], result: &Ty, endpoint: &str) {
         let usage = "`returns VALUE`, `fails STATUS`, `fails 429 retry_after 1s`, `times out`, `resets` or `succeeds`";
         match atoms {
-            [word, value] if is_word(word, "returns") => {
+            [word, per, page, ..] if is_word(word, "returns") && is_word(per, "per") && is_word(page, "page") => {
+                self.report(
+                    Diagnostic::new(Code::InvalidGiven, word.span, "`returns` needs a value before `per page`")
+                        .label("nothing to return")
+                        .help("write the list of records first: `returns [a, b, c] per page 2`"),
+                );
+            }
+            [word, value, rest @ ..] if is_word(word, "returns") => {
+                let whole = rest.last().map_or(value.span, |last| word.span.to(last.span));
                 let expected = match result {
                     Ty::Stream(item) => (**item).clone().list(),
                     Ty::Unit => {
                         self.report(
                             Diagnostic::new(Code::InvalidGiven, word.span, format!("`{endpoint}` returns nothing"))
                                 .label("there is no value to return")
-                                .fix("use `succeeds`", word.span.to(value.span), "succeeds"),
+                                .fix("use `succeeds`", word.span.to(whole), "succeeds"),
                         );
                         return;
                     }
@@ -218,6 +227,9 @@ impl Checker<'_> {
                 };
                 let ty = self.check_expr(cx, value, Some(&expected));
                 self.expect_assignable(&ty, &expected, value.span, &format!("the stand-in for `{endpoint}`"));
+                if !rest.is_empty() {
+                    self.check_page_size(value, rest, result, endpoint);
+                }
             }
             [word] if is_word(word, "succeeds") => {
                 if !matches!(result, Ty::Unit) {
@@ -283,6 +295,126 @@ impl Checker<'_> {
             }
         }
     }
+
+    /// The words after `returns VALUE`: only `per page N` (§ 13.1), on a
+    /// stream endpoint, after a list (not a fixture), with `N` an integer
+    /// literal of at least 1.
+    fn check_page_size(&mut self, value: &Expr, rest: &[Expr], result: &Ty, endpoint: &str) {
+        let (Some(first), Some(last)) = (rest.first(), rest.last()) else { return };
+        let words = first.span.to(last.span);
+        if !is_word(first, "per") {
+            let mut diagnostic =
+                Diagnostic::new(Code::InvalidGiven, words, "unexpected words after the returned value")
+                    .label("expected `per page N` or the end of the response")
+                    .help("a page size is written `returns [...] per page 2`; a later response starts after a comma: `returns [...], then fails 503`");
+            if is_word(first, "then") {
+                diagnostic = diagnostic.maybe_fix("add a comma", value.span.shrink_to_end(), ",");
+            }
+            self.report(diagnostic);
+            return;
+        }
+        if !matches!(result, Ty::Stream(_)) {
+            let removal = value.span.shrink_to_end().to(last.span);
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidGiven,
+                    words,
+                    format!("`{endpoint}` returns a single result, which has no pages"),
+                )
+                .label("`per page` is for stream endpoints")
+                .help("remove `per page ...`: a single result is one response")
+                .fix("remove `per page ...`", removal, ""),
+            );
+            return;
+        }
+        if is_fixture(value) {
+            self.report(
+                Diagnostic::new(Code::InvalidGiven, words, "`per page` does not apply to `returns fixture(...)`")
+                    .label("a fixture cannot be cut into pages")
+                    .secondary(value.span, "one whole response body, served as written")
+                    .help("give each page as its own fixture, `returns fixture(\"page1.json\"), then returns fixture(\"page2.json\")`, or return a list of records: `returns [...] per page 2`"),
+            );
+            return;
+        }
+        match rest {
+            [_, page, count, extra @ ..] if is_word(page, "page") => {
+                match count.kind {
+                    ExprKind::Int(records) if records >= 1 => {}
+                    ExprKind::Int(records) => self.report(
+                        Diagnostic::new(Code::InvalidGiven, count.span, "a page holds at least one record")
+                            .label(format!("a page of {records} records"))
+                            .help("write `per page 1` or more"),
+                    ),
+                    _ => self.report(
+                        Diagnostic::new(Code::InvalidGiven, count.span, "`per page` takes an integer literal")
+                            .label("expected a number of records such as `2`")
+                            .help("write the number itself: `per page 2`"),
+                    ),
+                }
+                if let (Some(first_extra), Some(last_extra)) = (extra.first(), extra.last()) {
+                    let mut diagnostic = Diagnostic::new(
+                        Code::InvalidGiven,
+                        first_extra.span.to(last_extra.span),
+                        "unexpected words after the page size",
+                    )
+                    .label("expected the end of the response")
+                    .help("a later response starts after a comma: `returns [...] per page 2, then fails 503`");
+                    if is_word(first_extra, "then") {
+                        diagnostic = diagnostic.maybe_fix("add a comma", count.span.shrink_to_end(), ",");
+                    }
+                    self.report(diagnostic);
+                }
+            }
+            // `per page -1` reads as `page - 1`.
+            [_, negative, ..] if negative_page(negative).is_some() => {
+                let span = negative_page(negative).unwrap_or(negative.span);
+                self.report(
+                    Diagnostic::new(Code::InvalidGiven, span, "a page holds at least one record")
+                        .label("a negative page size")
+                        .help("write `per page 1` or more"),
+                );
+            }
+            [per, page] if is_word(page, "page") => {
+                self.report(
+                    Diagnostic::new(Code::InvalidGiven, per.span.to(page.span), "`per page` needs a number of records")
+                        .label("how many records does a page hold?")
+                        .help("write `per page 2`"),
+                );
+            }
+            [per] => {
+                self.report(
+                    Diagnostic::new(Code::InvalidGiven, per.span, "`per` needs `page N`")
+                        .label("expected `per page N`")
+                        .help("write `per page 2`"),
+                );
+            }
+            [_, other, ..] => {
+                let mut diagnostic = Diagnostic::new(Code::InvalidGiven, other.span, "expected `page` after `per`")
+                    .label("expected `page`")
+                    .help("a page size is written `per page 2`");
+                if let ExprKind::Name(name) = &other.kind
+                    && suggest::best(&name.name, ["page"]).is_some()
+                {
+                    diagnostic = diagnostic.maybe_fix("use `page`", other.span, "page");
+                }
+                self.report(diagnostic);
+            }
+            [] => {}
+        }
+    }
+}
+
+/// `page -1`, which reads as `page - 1`: the span of `-1`.
+fn negative_page(expr: &Expr) -> Option<crate::source::Span> {
+    match &expr.kind {
+        ExprKind::Binary { op: BinaryOp::Sub, op_span, lhs, rhs } if is_word(lhs, "page") => Some(op_span.to(rhs.span)),
+        _ => None,
+    }
+}
+
+/// `fixture("path")`, whose file is a whole response body.
+fn is_fixture(expr: &Expr) -> bool {
+    matches!(&expr.kind, ExprKind::Call { callee, .. } if is_word(callee, "fixture"))
 }
 
 fn is_word(expr: &Expr, word: &str) -> bool {

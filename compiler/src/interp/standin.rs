@@ -113,7 +113,9 @@
 //!
 //! Next URLs are absolute (`http://` and the request's `Host`), repeat the
 //! request's path and query and add `mock_offset=N`. A cursor the stand-in did
-//! not give out is `400`.
+//! not give out is `400`. In a test, `returns e per page N` makes every style
+//! serve `N` records a page instead, whatever `size` says or `limit` asks
+//! (see [`Scripted::Returns`]).
 //!
 //! This requires `select`, `records` and every `paginate` argument to be a
 //! field path from `body` (`body.data`, `body.meta?.next`,
@@ -1439,7 +1441,7 @@ impl ApiState {
                 Reply::json(200, &body)
             }
             Kind::Stream { records, skeleton, at, paging, page_size } => {
-                match page(records, skeleton, at, paging, *page_size, call) {
+                match page(records, skeleton, at, paging, PageSize::Default(*page_size), call) {
                     Ok((body, headers)) => {
                         let mut reply = Reply::json(200, &body);
                         reply.headers.extend(headers);
@@ -1553,15 +1555,31 @@ fn show_template(template: &[Vec<Piece>]) -> String {
     text
 }
 
+/// How many records a page of a stream holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PageSize {
+    /// The pagination's own: `page(size: ...)`, or the limit an `offset`
+    /// request sends (else the `limit`); for the other styles (and `page`
+    /// without `size`), this many.
+    Default(usize),
+    /// This many, whatever the pagination declares or the request asks
+    /// (`returns e per page N` in a test).
+    Fixed(usize),
+}
+
 /// One page of a stream: the body and extra headers, or why the request is wrong.
 fn page(
     records: &[Json],
     skeleton: &Json,
     at: &[Seg],
     paging: &Paging,
-    page_size: usize,
+    page_size: PageSize,
     call: &Incoming,
 ) -> Result<(Json, Vec<(String, String)>), String> {
+    let (fixed, page_size) = match page_size {
+        PageSize::Default(size) => (None, size),
+        PageSize::Fixed(size) => (Some(size), size),
+    };
     let total = records.len();
     let number = |name: &str| -> Result<Option<u64>, String> {
         match call.param(name) {
@@ -1577,7 +1595,8 @@ fn page(
     let mut headers = Vec::new();
     let mut markers: Vec<(Vec<Seg>, Json)> = Vec::new();
     let (from, to) = match paging {
-        Paging::Single => (0, total),
+        // One request: a fixed page size is all the client gets.
+        Paging::Single => (0, fixed.unwrap_or(total).min(total)),
         Paging::Cursor { param, next, by_last, has_more } => {
             let from = match (call.param(param), by_last) {
                 (None, _) => 0,
@@ -1618,7 +1637,7 @@ fn page(
             (from, to)
         }
         Paging::Page { param, start, size, stop } => {
-            let size = size.unwrap_or(page_size);
+            let size = fixed.or(*size).unwrap_or(page_size);
             let page_number = match call.param(param) {
                 None => *start,
                 Some(text) => {
@@ -1635,7 +1654,10 @@ fn page(
         }
         Paging::Offset { param, limit_param, limit, stop } => {
             let from = number(param)?.map(clamp).unwrap_or(0);
-            let limit = number(limit_param)?.map(clamp).filter(|limit| *limit > 0).unwrap_or(*limit);
+            let limit = match fixed {
+                Some(size) => size,
+                None => number(limit_param)?.map(clamp).filter(|limit| *limit > 0).unwrap_or(*limit),
+            };
             let to = from.saturating_add(limit).min(total);
             if let Some(stop) = stop {
                 markers.push((stop.clone(), Json::Bool(to >= total)));

@@ -433,11 +433,12 @@ impl Session {
         let mut scripted = Vec::new();
         for response in responses {
             scripted.push(match response {
-                Response::Returns { value, ty } => {
+                Response::Returns { value, ty, per_page } => {
                     let value = interpreter.eval(frame, value).map_err(|error| error.to_string())?;
                     let json = encode::to_json_value(&value, &interpreter.desc(ty), &interpreter.schema)
                         .map_err(|error| error.to_string())?;
-                    Scripted::Returns(json)
+                    let per_page = per_page.map(|records| usize::try_from(records).unwrap_or(usize::MAX));
+                    Scripted::Returns { value: json, per_page }
                 }
                 Response::ReturnsFixture { path } => Scripted::Body(self.read_fixture(path)?),
                 Response::Succeeds => Scripted::Succeeds,

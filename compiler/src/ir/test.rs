@@ -113,6 +113,9 @@ pub enum Response {
     Returns {
         value: Expr,
         ty: Ty,
+        /// `returns e per page N`: records per page of a stream, whatever
+        /// its pagination says.
+        per_page: Option<u64>,
     },
     /// `returns fixture("path")`: the file is the whole body.
     ReturnsFixture {

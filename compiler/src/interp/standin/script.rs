@@ -8,7 +8,8 @@
 //! one repeats. A `returns <list>` of a stream answers every page request
 //! of one stream: a request that continues a stream (it carries the
 //! pagination's cursor, a page after the first, an offset, or the stand-in's
-//! `mock_offset`) stays on it, cut into pages as the module above describes.
+//! `mock_offset`) stays on it, cut into pages as the module above describes
+//! (or into pages of `N` records for `returns e per page N`).
 //! An endpoint without a script answers `204` when it has no result, and
 //! otherwise `501`, remembered as a call without a stand-in.
 
@@ -20,13 +21,17 @@ use axum::http::header::RETRY_AFTER;
 use axum::response::Response;
 use serde_json::Value as Json;
 
-use super::{ApiState, EndpointState, Incoming, Kind, OFFSET_PARAM, Paging, Reply, lock, page, reset, set_path};
+use super::{
+    ApiState, EndpointState, Incoming, Kind, OFFSET_PARAM, PageSize, Paging, Reply, lock, page, reset, set_path,
+};
 
 /// One response of a script.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Scripted {
-    /// A value, encoded as in production: for a stream, the list of its records.
-    Returns(Json),
+    /// A value, encoded as in production: for a stream, the list of its
+    /// records, with `per_page` records a page when given (`returns e per
+    /// page N`), whatever the pagination's size or the request's limit.
+    Returns { value: Json, per_page: Option<usize> },
     /// A `200` whose body is these bytes (a fixture file).
     Body(Vec<u8>),
     /// `204`, no body.
@@ -102,7 +107,7 @@ pub(super) async fn answer(api: &ApiState, scripts: &Scripts, endpoint: &Endpoin
     let response = {
         let mut position = lock(&script.position);
         let current = position.and_then(|index| script.responses.get(index));
-        let stay = continues && matches!(current, Some(Scripted::Returns(_)));
+        let stay = continues && matches!(current, Some(Scripted::Returns { .. }));
         if !stay {
             let last = script.responses.len().saturating_sub(1);
             *position = Some(position.map_or(0, |index| (index + 1).min(last)));
@@ -113,7 +118,7 @@ pub(super) async fn answer(api: &ApiState, scripts: &Scripts, endpoint: &Endpoin
         return Reply::error(501, "no_stand_in", format!("the stand-in of `{name}` has no response")).into_response();
     };
     match response {
-        Scripted::Returns(value) => returns(endpoint, call, value).into_response(),
+        Scripted::Returns { value, per_page } => returns(endpoint, call, value, per_page).into_response(),
         Scripted::Body(bytes) => Reply {
             status: 200,
             headers: vec![("content-type".to_owned(), "application/json".to_owned())],
@@ -139,16 +144,18 @@ pub(super) async fn answer(api: &ApiState, scripts: &Scripts, endpoint: &Endpoin
     }
 }
 
-/// The body of `returns value`: at the `select` path, or cut into pages of a stream.
-fn returns(endpoint: &EndpointState, call: &Incoming, value: Json) -> Reply {
+/// The body of `returns value`: at the `select` path, or cut into pages of
+/// a stream: `per_page` records a page when given, else the pagination's
+/// `size` (or for `offset` the limit the request sends), else one page.
+fn returns(endpoint: &EndpointState, call: &Incoming, value: Json, per_page: Option<usize>) -> Reply {
     match &endpoint.kind {
         Kind::Stream { skeleton, at, paging, .. } => {
             let Json::Array(records) = value else {
                 return Reply::error(500, "internal", "a stream's stand-in returns a list of records");
             };
-            let page_size = match paging {
-                Paging::Page { size: Some(size), .. } => *size,
-                _ => usize::MAX,
+            let page_size = match per_page {
+                Some(records) => PageSize::Fixed(records.max(1)),
+                None => PageSize::Default(usize::MAX),
             };
             match page(&records, skeleton, at, paging, page_size, call) {
                 Ok((body, headers)) => {

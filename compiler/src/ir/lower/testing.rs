@@ -6,7 +6,8 @@
 //! source name can spell), which the test runner fills before each item:
 //! the flow's latest results and the endpoint's calls so far. `fixture(...)`
 //! lowers to [`Expr::Fixture`]; in `given ... returns fixture(...)` and
-//! `fails ... body fixture(...)` the file is the raw body instead.
+//! `fails ... body fixture(...)` the file is the raw body instead; the
+//! `per page N` after `returns e` becomes [`Response::Returns`]'s `per_page`.
 
 use super::{Frame, Lowerer};
 use crate::check::types::Ty;
@@ -140,9 +141,13 @@ impl Lowerer<'_> {
 
     fn lower_response(&mut self, frame: &mut Frame, atoms: &[ast::Expr], expected: &Ty) -> Response {
         match atoms {
-            [word, value] if is_word(word, "returns") => match fixture_path(value) {
+            [word, value, rest @ ..] if is_word(word, "returns") => match fixture_path(value) {
                 Some(path) => Response::ReturnsFixture { path },
-                None => Response::Returns { value: self.lower_to(frame, value, expected), ty: expected.clone() },
+                None => Response::Returns {
+                    value: self.lower_to(frame, value, expected),
+                    ty: expected.clone(),
+                    per_page: per_page(rest),
+                },
             },
             [word] if is_word(word, "succeeds") => Response::Succeeds,
             [word] if is_word(word, "resets") => Response::Resets,
@@ -340,6 +345,17 @@ fn collect_failed_reads(expr: &ast::Expr, out: &mut Vec<String>) {
 
 fn is_word(expr: &ast::Expr, word: &str) -> bool {
     matches!(&expr.kind, ExprKind::Name(name) if name.name == word)
+}
+
+/// `N` of `per page N` after `returns e` (the checker reported any other words).
+fn per_page(rest: &[ast::Expr]) -> Option<u64> {
+    match rest {
+        [per, page, count] if is_word(per, "per") && is_word(page, "page") => match count.kind {
+            ExprKind::Int(records) => u64::try_from(records).ok().filter(|records| *records >= 1),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The path of `fixture("path")`.
