@@ -535,7 +535,7 @@ fn serve_webhooks(
     let host = session.host.clone();
     let routes = webhook::routes(&host.interpreter, hooks).map_err(cannot_start)?;
     let served: Vec<(String, String)> = routes.iter().map(|route| (route.path.clone(), route.flow.clone())).collect();
-    let sink = Arc::new(webhook::QueueSink::new(host.clone(), hooks));
+    let sink = Arc::new(webhook::sink(&host, hooks));
     let router = integ_runtime::webhook::router(routes, sink.clone(), integ_runtime::webhook::Options::default())
         .map_err(cannot_start)?;
     let listener = session.runtime.block_on(tokio::net::TcpListener::bind(listen)).map_err(|error| {

@@ -18,6 +18,8 @@ const GOLDEN: &[(&str, &str)] = &[
     ("natives", "tests/golden/programs/natives.integ"),
     ("edges", "tests/golden/programs/edges.integ"),
     ("no_maps", "tests/golden/programs/no_maps.integ"),
+    ("hooks", "tests/golden/programs/hooks.integ"),
+    ("webhook_vectors", "tests/webhooks/vectors.integ"),
     ("shop_to_crm", "examples/shop_to_crm/sync.integ"),
     ("github_to_chat", "examples/github_to_chat/notify.integ"),
     ("stripe_to_ledger", "examples/stripe_to_ledger/export.integ"),

@@ -5,7 +5,7 @@
 //!
 //! Each delivery goes, over loopback, through the router `integ run` serves
 //! (`integ_runtime::webhook::router`) with the interpreter's sink
-//! (`integ_compiler::interp::webhook::QueueSink`) over an in-memory store,
+//! (`integ_compiler::interp::webhook::sink`) over an in-memory store,
 //! and a clock fixed at the vectors' time: valid deliveries are accepted
 //! (`202`) and queued; tampered bodies, wrong keys, stale timestamps get
 //! `401`; replayed delivery ids (a flow's `dedupe:`, or the scheme's
@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use integ_compiler::interp::flow::Host;
-use integ_compiler::interp::webhook::{QueueSink, routes};
+use integ_compiler::interp::webhook::{routes, sink};
 use integ_compiler::interp::{Interpreter, Options};
 use integ_runtime::store::{MemoryStore, Store};
 use jiff::Timestamp;
@@ -74,7 +74,7 @@ fn serve(runtime: &tokio::runtime::Runtime, vectors: &Vectors) -> (String, Arc<d
     let flows: Vec<_> = host.interpreter.program.flows.iter().collect();
     let routes = routes(&host.interpreter, &flows).unwrap();
     assert_eq!(routes.len(), 7);
-    let sink = Arc::new(QueueSink::new(host.clone(), &flows));
+    let sink = Arc::new(sink(&host, &flows));
     let now = Timestamp::from_second(vectors.now).unwrap();
     let options = integ_runtime::webhook::Options { now: Arc::new(move || now) };
     let router = integ_runtime::webhook::router(routes, sink, options).unwrap();

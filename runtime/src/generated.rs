@@ -3,15 +3,18 @@
 //! a crate using it depends on integ-runtime alone, and the helpers its
 //! enums use, and ([`client`]) what the generated api clients are made of:
 //! [`Env`], [`Redirects`], [`CallFailure`] and the typed page stream [`Pages`];
-//! and ([`flow`]) the runs of generated flows, on a [`FlowHost`].
+//! ([`flow`]) the runs of generated flows, on a [`FlowHost`]; and
+//! ([`webhook`]) the generated webhook flows, served as [`Webhooks`].
 
 pub mod client;
 pub mod flow;
+pub mod webhook;
 
 pub use client::{CallFailure, Env, Pages, Paging, Redirects};
-pub use flow::{FlowHost, FlowReport};
+pub use flow::{Delivery, FlowHost, FlowReport};
 pub use serde;
 pub use serde_json;
+pub use webhook::{WebhookFlow, Webhooks};
 
 use serde::de::{self, Deserializer, Visitor};
 

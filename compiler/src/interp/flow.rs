@@ -142,7 +142,7 @@ pub fn run_event(host: &Host, event: &QueuedEvent, live: Arc<Live>) -> Result<Re
     let payload = match &flow.payload {
         Some((name, ty)) => {
             let interpreter = &host.interpreter;
-            let json = event_json(&event.headers, &event.body);
+            let json = integ_runtime::webhook::body::event_json(&event.headers, &event.body);
             decode::json(&json, &interpreter.desc(ty), &interpreter.schema, name)
                 .map_err(|error| format!("the event no longer decodes as the payload: {error}"))
         }
@@ -152,21 +152,6 @@ pub fn run_event(host: &Host, event: &QueuedEvent, live: Arc<Live>) -> Result<Re
     let never = AtomicBool::new(false);
     let request = Request { flow: &flow.name, trigger: Trigger::Webhook, payload: None, live, stop: &never };
     run_in(host, request, Mode::Run, Some(unit)).map(|(report, _)| report)
-}
-
-/// A webhook event's body as JSON: a form body (by its stored
-/// `content-type`) as the object of its fields, else the body itself.
-pub fn event_json<'b>(headers: &[(String, String)], body: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
-    let content_type = headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("content-type"));
-    match content_type.map(|(_, value)| integ_runtime::webhook::body::format(Some(value))) {
-        Some(Ok(integ_runtime::webhook::body::Format::Form)) => {
-            match integ_runtime::webhook::body::form_to_json(body) {
-                Ok(json) => std::borrow::Cow::Owned(json),
-                Err(_) => std::borrow::Cow::Borrowed(body),
-            }
-        }
-        _ => std::borrow::Cow::Borrowed(body),
-    }
 }
 
 /// The event a webhook run processes.
@@ -215,6 +200,8 @@ fn run_in(
             }
             None => {
                 if let (Some((value, body)), Some(_)) = (request.payload, &flow.payload) {
+                    // An event given directly counts as one record read too (§ 12.10).
+                    run.live.read.fetch_add(1, Ordering::Relaxed);
                     run.frame.set(flow.states.len() as u32, value);
                     run.event_body = Some(body);
                 }
@@ -293,7 +280,7 @@ fn replay_run(
 ) -> Result<Replayed, RunError> {
     let payload = match (&letter.record.input, &flow.payload) {
         (UnitInput::Event { headers, body }, Some((name, ty))) => {
-            let json = event_json(headers, body);
+            let json = integ_runtime::webhook::body::event_json(headers, body);
             let value = decode::json(&json, &host.interpreter.desc(ty), &host.interpreter.schema, name)
                 .map_err(|error| RunError::Replay(format!("the event no longer decodes: {error}")))?;
             Some((value, body.clone()))

@@ -34,7 +34,8 @@ use crate::ir::{Expr, Literal, Part};
 /// Every api's client struct, the policies they use, and `Apis`.
 pub(super) fn clients(generator: &Generator<'_>) -> Result<TokenStream, GenError> {
     let program = generator.program;
-    if program.apis.is_empty() {
+    // Flows take an `Apis`, even when the program has no api.
+    if program.apis.is_empty() && !program.flows.iter().any(|flow| generator.includes_flow(&flow.name)) {
         return Ok(TokenStream::new());
     }
     let rt = rt();
@@ -63,13 +64,31 @@ pub(super) fn clients(generator: &Generator<'_>) -> Result<TokenStream, GenError
             }
         });
     }
+    let policies = if policy_fns.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! {
+            /// The policies the apis use, as the interpreter configures them.
+            mod policies {
+                #(#policy_fns)*
+            }
+        }
+    };
+    let connect = if connects.is_empty() {
+        quote! {
+            let _ = (env, redirects);
+            Ok(Apis {})
+        }
+    } else {
+        quote! {
+            let mut shared = ::std::collections::HashMap::new();
+            Ok(Apis { #(#connects)* })
+        }
+    };
     Ok(quote! {
         #(#items)*
 
-        /// The policies the apis use, as the interpreter configures them.
-        mod policies {
-            #(#policy_fns)*
-        }
+        #policies
 
         /// Every api of the program, connected; apis that name the same
         /// `auth` declaration share its credentials (and OAuth2 tokens).
@@ -90,8 +109,7 @@ pub(super) fn clients(generator: &Generator<'_>) -> Result<TokenStream, GenError
                 env: &#rt::generated::Env,
                 redirects: &#rt::generated::Redirects,
             ) -> Result<Apis, #rt::http::ConfigError> {
-                let mut shared = ::std::collections::HashMap::new();
-                Ok(Apis { #(#connects)* })
+                #connect
             }
         }
     })
@@ -136,9 +154,9 @@ struct ApiGen<'g, 'a> {
 
 /// A configuration value as code: `String` tokens (using `env`, `?` on a
 /// `ConfigError`), and whether it holds a secret.
-struct Config {
-    tokens: TokenStream,
-    secret: bool,
+pub(super) struct Config {
+    pub(super) tokens: TokenStream,
+    pub(super) secret: bool,
 }
 
 impl<'g, 'a> ApiGen<'g, 'a> {
@@ -288,54 +306,7 @@ impl<'g, 'a> ApiGen<'g, 'a> {
 
     /// A configuration expression as `String` code.
     fn config(&self, expr: &Expr, what: &str) -> Result<Config, GenError> {
-        let rt = rt();
-        Ok(match expr {
-            Expr::Literal(Literal::String(text)) => Config { tokens: quote!(String::from(#text)), secret: false },
-            Expr::Literal(Literal::Int(value)) => {
-                let text = value.to_string();
-                Config { tokens: quote!(String::from(#text)), secret: false }
-            }
-            Expr::Literal(Literal::Bool(value)) => {
-                let text = value.to_string();
-                Config { tokens: quote!(String::from(#text)), secret: false }
-            }
-            Expr::Env { variable, default } => {
-                let default = match default {
-                    Some(default) => quote!(Some(#default)),
-                    None => quote!(None),
-                };
-                Config { tokens: quote!(env.var(#variable, #default)?), secret: false }
-            }
-            Expr::Secret(index) => {
-                let Some(secret) = self.generator.program.secrets.get(*index as usize) else {
-                    return Err(self.unsupported(format!("{what}: an unknown secret")));
-                };
-                let (name, variable) = (&secret.name, &secret.variable);
-                let _ = rt;
-                Config { tokens: quote!(env.secret(#name, #variable)?), secret: true }
-            }
-            Expr::Interpolate(parts) => {
-                let mut pushes = Vec::new();
-                let mut secret = false;
-                for part in parts {
-                    match part {
-                        Part::Text(text) => pushes.push(quote!(text.push_str(#text);)),
-                        Part::Value(value, _) => {
-                            let value = self.config(value, what)?;
-                            secret |= value.secret;
-                            let tokens = value.tokens;
-                            pushes.push(quote!(text.push_str(&#tokens);));
-                        }
-                    }
-                }
-                Config { tokens: quote!({ let mut text = String::new(); #(#pushes)* text }), secret }
-            }
-            _ => {
-                return Err(self.unsupported(format!(
-                    "{what}: a configuration value other than a literal, `env(...)` or a secret"
-                )));
-            }
-        })
+        config(self.generator, &self.api.name, expr, what)
     }
 
     fn arg(&self, name: &str) -> Option<&Expr> {
@@ -1280,4 +1251,59 @@ fn policy_tokens(info: &PolicyInfo) -> TokenStream {
             concurrency: #concurrency,
         }
     }
+}
+
+/// A configuration expression of `item` as `String` code: literals,
+/// `env(...)`, secrets and interpolations of them.
+pub(super) fn config(generator: &Generator<'_>, item: &str, expr: &Expr, what: &str) -> Result<Config, GenError> {
+    Ok(match expr {
+        Expr::Literal(Literal::String(text)) => Config { tokens: quote!(String::from(#text)), secret: false },
+        Expr::Literal(Literal::Int(value)) => {
+            let text = value.to_string();
+            Config { tokens: quote!(String::from(#text)), secret: false }
+        }
+        Expr::Literal(Literal::Bool(value)) => {
+            let text = value.to_string();
+            Config { tokens: quote!(String::from(#text)), secret: false }
+        }
+        Expr::Env { variable, default } => {
+            let default = match default {
+                Some(default) => quote!(Some(#default)),
+                None => quote!(None),
+            };
+            Config { tokens: quote!(env.var(#variable, #default)?), secret: false }
+        }
+        Expr::Secret(index) => {
+            let Some(secret) = generator.program.secrets.get(*index as usize) else {
+                return Err(GenError::Unsupported {
+                    item: item.to_owned(),
+                    message: format!("{what}: an unknown secret"),
+                });
+            };
+            let (name, variable) = (&secret.name, &secret.variable);
+            Config { tokens: quote!(env.secret(#name, #variable)?), secret: true }
+        }
+        Expr::Interpolate(parts) => {
+            let mut pushes = Vec::new();
+            let mut secret = false;
+            for part in parts {
+                match part {
+                    Part::Text(text) => pushes.push(quote!(text.push_str(#text);)),
+                    Part::Value(value, _) => {
+                        let value = config(generator, item, value, what)?;
+                        secret |= value.secret;
+                        let tokens = value.tokens;
+                        pushes.push(quote!(text.push_str(&#tokens);));
+                    }
+                }
+            }
+            Config { tokens: quote!({ let mut text = String::new(); #(#pushes)* text }), secret }
+        }
+        _ => {
+            return Err(GenError::Unsupported {
+                item: item.to_owned(),
+                message: format!("{what}: a configuration value other than a literal, `env(...)` or a secret"),
+            });
+        }
+    })
 }

@@ -82,12 +82,33 @@ pub(super) fn flow_types(flow: &Flow) -> Vec<&Ty> {
 /// The flows of the program, each an `async fn`.
 pub(super) fn flows(generator: &Generator<'_>) -> Result<TokenStream, GenError> {
     let mut items = Vec::new();
-    for flow in &generator.program.flows {
+    let mut runs = Vec::new();
+    for (index, flow) in generator.program.flows.iter().enumerate() {
         if generator.includes_flow(&flow.name) {
-            items.push(FlowGen::new(generator, flow).function()?);
+            let (item, run) = FlowGen::new(generator, flow).function(index)?;
+            items.push(item);
+            runs.extend(run);
         }
     }
-    Ok(quote!(#(#items)*))
+    if runs.is_empty() {
+        return Ok(quote!(#(#items)*));
+    }
+    Ok(quote! {
+        #(#items)*
+
+        /// The runs of the webhook flows, on an event that may no longer
+        /// decode (one queued before the program changed).
+        mod webhook_runs {
+            use super::*;
+
+            #(#runs)*
+        }
+    })
+}
+
+/// The name of the `static` `FlowInfo` of the flow at `index`.
+pub(super) fn info_ident(index: usize) -> Ident {
+    format_ident!("FLOW_{}", index)
 }
 
 /// Where a failure breaks to, and what its dead letter is made of.
@@ -128,7 +149,10 @@ impl<'g, 'a> FlowGen<'g, 'a> {
         format_ident!("{}_{}", name, self.temps)
     }
 
-    fn function(mut self) -> Result<TokenStream, GenError> {
+    /// The flow's `async fn`; for a webhook flow, the public function is a
+    /// wrapper of the run in `mod webhook_runs`, which also takes an event
+    /// that does not decode (and dead-letters it).
+    fn function(mut self, index: usize) -> Result<(TokenStream, Option<TokenStream>), GenError> {
         let rt = rt();
         let flow = self.flow;
         let name = super::ident(&flow.name);
@@ -212,14 +236,14 @@ impl<'g, 'a> FlowGen<'g, 'a> {
             }
         };
 
-        // The payload of a webhook flow: a parameter, with its raw body.
-        let (payload_params, set_event) = match &flow.payload {
+        // The payload of a webhook flow: the event, decoded or not, with its delivery.
+        let payload = match &flow.payload {
             Some((payload, ty)) => {
                 let rust = self.body.rust_type(ty)?;
                 let ident = self.body.bind(flow.states.len() as u32, payload, ty.clone(), Form::Place);
-                (quote!(, #ident: #rust, body: &[u8]), quote!(run.set_event(body.to_vec());))
+                Some((ident, rust))
             }
-            None => (quote!(), quote!()),
+            None => None,
         };
 
         let site = Site { label: lifetime("run"), unit: quote!(#rt::generated::flow::Unit::Run) };
@@ -227,11 +251,17 @@ impl<'g, 'a> FlowGen<'g, 'a> {
         let states = &self.states;
         let label = &site.label;
         let doc = self.generator.doc(&flow.name);
-        let describe = format!(
+        let mut describe = format!(
             " Runs the flow `{}` ({}) once: its state is read from and saved to `host`'s store.",
             flow.name,
             flow.trigger.describe()
         );
+        if let Some((payload, _)) = &flow.payload {
+            describe.push_str(&format!(
+                " `{payload}` is the event; `delivery` its raw body (`&[u8]`), or the queued event it came in \
+                 (`webhooks()` serves the flow and runs its queued events)."
+            ));
+        }
         let doc = if doc.is_empty() {
             quote!(#[doc = #describe])
         } else {
@@ -241,37 +271,91 @@ impl<'g, 'a> FlowGen<'g, 'a> {
                 #[doc = #describe]
             }
         };
-        Ok(quote! {
+        let info = info_ident(index);
+        let info_doc = format!(" What the runtime knows of the flow `{}`.", flow.name);
+        let static_info = quote! {
+            #[doc = #info_doc]
+            static #info: #rt::generated::flow::FlowInfo = #rt::generated::flow::FlowInfo {
+                name: #flow_name,
+                location: #location,
+                batch: #batch,
+            };
+        };
+        let report = quote!(Result<#rt::generated::FlowReport, #rt::store::StoreError>);
+        let (payload_params, set_event, decoded) = match &payload {
+            Some((ident, rust)) => (
+                quote!(, payload: Result<#rust, String>, delivery: #rt::generated::Delivery),
+                quote!(run.set_event(delivery);),
+                quote! {
+                    let #ident: #rust = match payload {
+                        Ok(value) => value,
+                        Err(message) => {
+                            let result = run.undecodable(#location, message, #states);
+                            return Ok(run.finish(result, #states));
+                        }
+                    };
+                },
+            ),
+            None => (quote!(), quote!(), quote!()),
+        };
+        let body = quote! {
+            use #rt::generated::flow::Control;
+            // A flow that calls no endpoint does not read `apis`.
+            let _ = apis;
+            #states_fn
+            let mut run = host.start(&#info, #rt::store::Trigger::#trigger)?;
+            #set_event
+            if let Err(failed) = run.load_states() {
+                #finish_failed;
+            }
+            #(#loads)*
+            if let Err(failed) = run.loaded(#states) {
+                #finish_failed;
+            }
+            #decoded
+            let result: Result<Control, #rt::generated::flow::Failed> = #label: {
+                #(#statements)*
+                Ok(Control::Next)
+            };
+            Ok(run.finish(result, #states))
+        };
+        // A unit of work is a labelled block that only some failures break out of.
+        let allow = quote!(#[allow(unused_labels, clippy::nonminimal_bool, clippy::cloned_ref_to_slice_refs)]);
+        let Some((ident, rust)) = &payload else {
+            return Ok((
+                quote! {
+                    #static_info
+                    #doc
+                    #allow
+                    pub async fn #name(apis: &Apis, host: &#rt::generated::FlowHost) -> #report {
+                        #body
+                    }
+                },
+                None,
+            ));
+        };
+        let public = quote! {
+            #static_info
             #doc
-            // A unit of work is a labelled block that only some failures break out of.
-            #[allow(unused_labels, clippy::nonminimal_bool, clippy::cloned_ref_to_slice_refs)]
             pub async fn #name(
                 apis: &Apis,
-                host: &#rt::generated::FlowHost #payload_params
-            ) -> Result<#rt::generated::FlowReport, #rt::store::StoreError> {
-                use #rt::generated::flow::Control;
-                static FLOW: #rt::generated::flow::FlowInfo = #rt::generated::flow::FlowInfo {
-                    name: #flow_name,
-                    location: #location,
-                    batch: #batch,
-                };
-                #states_fn
-                let mut run = host.start(&FLOW, #rt::store::Trigger::#trigger)?;
-                #set_event
-                if let Err(failed) = run.load_states() {
-                    #finish_failed;
-                }
-                #(#loads)*
-                if let Err(failed) = run.loaded(#states) {
-                    #finish_failed;
-                }
-                let result: Result<Control, #rt::generated::flow::Failed> = #label: {
-                    #(#statements)*
-                    Ok(Control::Next)
-                };
-                Ok(run.finish(result, #states))
+                host: &#rt::generated::FlowHost,
+                #ident: #rust,
+                delivery: impl Into<#rt::generated::Delivery>,
+            ) -> #report {
+                webhook_runs::#name(apis, host, Ok(#ident), delivery.into()).await
             }
-        })
+        };
+        let run = quote! {
+            #allow
+            pub(super) async fn #name(
+                apis: &Apis,
+                host: &#rt::generated::FlowHost #payload_params
+            ) -> #report {
+                #body
+            }
+        };
+        Ok((public, Some(run)))
     }
 
     fn statements(&mut self, list: &[Stmt], site: &Site) -> Result<Vec<TokenStream>, GenError> {

@@ -33,6 +33,7 @@ mod expr;
 mod flow;
 mod names;
 mod natives;
+mod webhook;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -270,6 +271,7 @@ impl<'a> Generator<'a> {
         items.push(self.map_json()?);
         items.push(client::clients(self)?);
         items.push(flow::flows(self)?);
+        items.push(webhook::webhooks(self)?);
         Ok(quote! {
             #(#items)*
         })

@@ -21,8 +21,8 @@ use super::client::CallFailure;
 use crate::error::EvalError;
 use crate::http::CallErrorKind;
 use crate::store::{
-    Checkpoint, Counters, DeadLetterId, DeadLetterRecord, DedupeKey, Failure, MemoryStore, RunEnd, RunId, RunOutcome,
-    SqliteStore, Store, StoreError, Trigger, UnitInput, UnitKind,
+    Checkpoint, Counters, DeadLetterId, DeadLetterRecord, DedupeKey, EventId, Failure, MemoryStore, QueuedEvent,
+    RunEnd, RunId, RunOutcome, SqliteStore, Store, StoreError, Trigger, UnitInput, UnitKind,
 };
 use crate::wire::{Format, Text};
 
@@ -97,6 +97,45 @@ impl FlowHost {
             checkpoints: 0,
             counters_saved: None,
         })
+    }
+}
+
+/// The webhook event a run of a webhook flow processes.
+#[derive(Clone, Debug, Default)]
+pub struct Delivery {
+    /// Its id in the flow's queue, when it came through the queue: the
+    /// run's last checkpoint removes it from the queue, and a run that
+    /// fails dead-letters it (to be replayed).
+    pub id: Option<EventId>,
+    /// The request headers kept with it (without signatures and
+    /// credentials), for its dead letter.
+    pub headers: Vec<(String, String)>,
+    /// The raw body, byte for byte.
+    pub body: Vec<u8>,
+}
+
+impl From<&[u8]> for Delivery {
+    /// An event given directly (not queued): only its body.
+    fn from(body: &[u8]) -> Delivery {
+        Delivery { id: None, headers: Vec::new(), body: body.to_vec() }
+    }
+}
+
+impl From<&Vec<u8>> for Delivery {
+    fn from(body: &Vec<u8>) -> Delivery {
+        Delivery::from(body.as_slice())
+    }
+}
+
+impl From<Vec<u8>> for Delivery {
+    fn from(body: Vec<u8>) -> Delivery {
+        Delivery { id: None, headers: Vec::new(), body }
+    }
+}
+
+impl From<QueuedEvent> for Delivery {
+    fn from(event: QueuedEvent) -> Delivery {
+        Delivery { id: Some(event.id), headers: event.headers, body: event.body }
     }
 }
 
@@ -215,8 +254,8 @@ pub struct FlowRun {
     /// The hashes of `unsaved.keys` and `pending.keys`, by loop and key.
     recent_keys: HashMap<(String, String), String>,
     since_checkpoint: u32,
-    /// A webhook flow's event: its raw body.
-    event: Option<Vec<u8>>,
+    /// A webhook flow's event.
+    event: Option<Delivery>,
     dead_letter_ids: Vec<DeadLetterId>,
     interrupted: bool,
     checkpoints: u64,
@@ -234,9 +273,13 @@ impl FlowRun {
         self.id
     }
 
-    /// The run is for one webhook event, whose raw body its dead letter keeps.
-    pub fn set_event(&mut self, body: Vec<u8>) {
-        self.event = Some(body);
+    /// The run is for one webhook event (§ 12.3): it counts as one record
+    /// read, is the unit of work and of durability (one checkpoint, at the
+    /// end, which removes a queued event from its queue), and its dead
+    /// letter keeps its headers and raw body.
+    pub fn set_event(&mut self, event: impl Into<Delivery>) {
+        self.counters.read += 1;
+        self.event = Some(event.into());
     }
 
     /// Reads the flow's committed state from the store (once).
@@ -371,6 +414,9 @@ impl FlowRun {
 
     fn checkpoint(&mut self, final_checkpoint: bool) -> Result<(), Failed> {
         let mut checkpoint = Checkpoint::new(self.id, Timestamp::now());
+        if final_checkpoint {
+            checkpoint.event = self.event.as_ref().and_then(|event| event.id);
+        }
         let mut states = self.committed.clone();
         states.retain(|name, value| self.saved_states.get(name) != Some(value));
         checkpoint.state = states;
@@ -416,6 +462,23 @@ impl FlowRun {
             Err(failed) => {
                 // The working state goes back to the last commit point.
                 self.pending = Pending::default();
+                // A failed queued event goes to the dead letters, so that it can be replayed (§ 12.3).
+                if self.event.as_ref().is_some_and(|event| event.id.is_some()) {
+                    let failure = Failure {
+                        error: "Failed".to_owned(),
+                        api: None,
+                        endpoint: None,
+                        status: None,
+                        message: failed.message.clone(),
+                    };
+                    let states = Ok(self.committed.clone());
+                    let letter =
+                        Letter { failure, attempts: 0, request: None, response: None, unit: Unit::Run, states };
+                    let record = self.dead_letter(letter);
+                    tracing::warn!(flow = %self.flow.name, run = %self.id, "the event is dead-lettered as {}", record.id);
+                    self.counters.dead_letters += 1;
+                    self.unsaved.dead_letters.push(record);
+                }
                 error = Some(failed.message);
             }
         }
@@ -528,6 +591,20 @@ impl FlowRun {
         self.apply(location, action, letter)
     }
 
+    /// The queued event does not decode as the payload type (the program
+    /// changed since it was accepted): it is dead-lettered (`Decode`), as
+    /// the interpreter does.
+    pub fn undecodable(
+        &mut self,
+        location: &str,
+        message: String,
+        states: Result<BTreeMap<String, String>, EvalError>,
+    ) -> Result<Control, Failed> {
+        let failure = Failure { error: "Decode".to_owned(), api: None, endpoint: None, status: None, message };
+        let letter = Letter { failure, attempts: 0, request: None, response: None, unit: Unit::Run, states };
+        self.apply(location, Action::DeadLetter, letter)
+    }
+
     /// An expression failed to evaluate: the unit of work is dead-lettered.
     pub fn evaluation_failed(
         &mut self,
@@ -580,8 +657,9 @@ impl FlowRun {
                 (UnitKind::Record, UnitInput::Json(input), Some(loop_id.to_owned()), Some(context))
             }
             Unit::Run => match &self.event {
-                Some(body) => {
-                    (UnitKind::Event, UnitInput::Event { headers: Vec::new(), body: body.clone() }, None, None)
+                Some(event) => {
+                    let input = UnitInput::Event { headers: event.headers.clone(), body: event.body.clone() };
+                    (UnitKind::Event, input, None, None)
                 }
                 None => (UnitKind::Run, UnitInput::None, None, None),
             },

@@ -43,6 +43,20 @@ pub fn format(content_type: Option<&str>) -> Result<Format, BodyError> {
     }
 }
 
+/// A queued event's body as JSON, as it was decoded when accepted: a form
+/// body (by its stored `content-type`) as the object of its fields, else
+/// the body itself.
+pub fn event_json<'b>(headers: &[(String, String)], body: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
+    let content_type = headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+    match content_type.map(|(_, value)| format(Some(value))) {
+        Some(Ok(Format::Form)) => match form_to_json(body) {
+            Ok(json) => std::borrow::Cow::Owned(json),
+            Err(_) => std::borrow::Cow::Borrowed(body),
+        },
+        _ => std::borrow::Cow::Borrowed(body),
+    }
+}
+
 /// A form body as the JSON object of its fields, in order: each value a
 /// string, a repeated field a list of strings (§ 12.3).
 pub fn form_to_json(body: &[u8]) -> Result<Vec<u8>, BodyError> {

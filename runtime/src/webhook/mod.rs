@@ -26,9 +26,11 @@
 //! ```
 
 pub mod body;
+pub mod queue;
 mod server;
 pub mod signature;
 
+pub use queue::{Admit, QueueSink, delivery_key_header, work};
 pub use server::{
     Accepted, Inbound, Now, Options, Refused, Route, RouteError, Sink, kept_headers, not_found, router, serve,
 };

@@ -1329,152 +1329,29 @@ impl Apis {
         })
     }
 }
+/// What the runtime knows of the flow `issue_events`.
+static FLOW_0: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+    name: "issue_events",
+    location: "examples/github_to_chat/notify.integ:330:6",
+    batch: 1u32,
+};
 /// For each `issues` event GitHub delivers: a message in the right channel.
 ///
-/// Runs the flow `issue_events` (webhook) once: its state is read from and saved to `host`'s store.
-#[allow(unused_labels, clippy::nonminimal_bool, clippy::cloned_ref_to_slice_refs)]
+/// Runs the flow `issue_events` (webhook) once: its state is read from and saved to `host`'s store. `event` is the event; `delivery` its raw body (`&[u8]`), or the queued event it came in (`webhooks()` serves the flow and runs its queued events).
 pub async fn issue_events(
     apis: &Apis,
     host: &::integ_runtime::generated::FlowHost,
     event: IssueEvent,
-    body: &[u8],
+    delivery: impl Into<::integ_runtime::generated::Delivery>,
 ) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
-    use ::integ_runtime::generated::flow::Control;
-    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
-        name: "issue_events",
-        location: "examples/github_to_chat/notify.integ:330:6",
-        batch: 1u32,
-    };
-    fn states() -> Result<
-        ::std::collections::BTreeMap<String, String>,
-        ::integ_runtime::EvalError,
-    > {
-        Ok(::std::collections::BTreeMap::new())
-    }
-    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Webhook)?;
-    run.set_event(body.to_vec());
-    if let Err(failed) = run.load_states() {
-        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
-    }
-    if let Err(failed) = run.loaded(states()) {
-        return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
-    }
-    let result: Result<Control, ::integ_runtime::generated::flow::Failed> = 'run: {
-        if event.issue.pull_request.is_some() {
-            run.log(
-                ::integ_runtime::generated::flow::LogLevel::Debug,
-                {
-                    let mut text = String::new();
-                    text.push_str("ignoring pull request #");
-                    ::integ_runtime::wire::Text::push_text(
-                        &event.issue.number,
-                        &mut text,
-                    );
-                    text
-                }
-                    .as_str(),
-            );
-        } else {
-            let value_1 = match ::integ_runtime::generated::flow::attempt(|| Ok(
-                !is_relevant(&event.action)?,
-            )) {
-                Ok(value) => value,
-                Err(error) => {
-                    break 'run run
-                        .evaluation_failed(
-                            "examples/github_to_chat/notify.integ:342:10",
-                            error,
-                            ::integ_runtime::generated::flow::Unit::Run,
-                            states(),
-                        );
-                }
-            };
-            if value_1 {
-                run.log(
-                    ::integ_runtime::generated::flow::LogLevel::Debug,
-                    {
-                        let mut text = String::new();
-                        text.push_str("ignoring `");
-                        text.push_str(event.action.as_str());
-                        text.push_str("` on #");
-                        ::integ_runtime::wire::Text::push_text(
-                            &event.issue.number,
-                            &mut text,
-                        );
-                        text
-                    }
-                        .as_str(),
-                );
-            } else {
-                let value_2 = match ::integ_runtime::generated::flow::attempt(|| to_message(
-                    &event,
-                )) {
-                    Ok(value) => value,
-                    Err(error) => {
-                        break 'run run
-                            .evaluation_failed(
-                                "examples/github_to_chat/notify.integ:345:5",
-                                error,
-                                ::integ_runtime::generated::flow::Unit::Run,
-                                states(),
-                            );
-                    }
-                };
-                let sent: PostResult = match apis.chat.post_message(&value_2).await {
-                    Ok(value) => {
-                        run.count_written();
-                        value
-                    }
-                    Err(failure) => {
-                        run.count_failed_write(&failure);
-                        break 'run run
-                            .call_failed(
-                                "examples/github_to_chat/notify.integ:345:5",
-                                failure,
-                                &[
-                                    (
-                                        Some("UnknownChannel"),
-                                        ::integ_runtime::generated::flow::Action::Fail,
-                                    ),
-                                    (
-                                        Some("BadMessage"),
-                                        ::integ_runtime::generated::flow::Action::DeadLetter,
-                                    ),
-                                ],
-                                ::integ_runtime::generated::flow::Action::DeadLetter,
-                                ("Chat", "post_message"),
-                                ::integ_runtime::generated::flow::Unit::Run,
-                                states(),
-                            );
-                    }
-                };
-                run.log(
-                    ::integ_runtime::generated::flow::LogLevel::Info,
-                    {
-                        let mut text = String::new();
-                        text.push_str("posted ");
-                        text.push_str(event.action.as_str());
-                        text.push_str(" of ");
-                        text.push_str(event.repository.full_name.as_str());
-                        text.push('#');
-                        ::integ_runtime::wire::Text::push_text(
-                            &event.issue.number,
-                            &mut text,
-                        );
-                        text.push_str(" to ");
-                        text.push_str(sent.channel.as_str());
-                        text.push_str(" at ");
-                        ::integ_runtime::wire::Text::push_text(&sent.ts, &mut text);
-                        text
-                    }
-                        .as_str(),
-                );
-            }
-        }
-        Ok(Control::Next)
-    };
-    Ok(run.finish(result, states()))
+    webhook_runs::issue_events(apis, host, Ok(event), delivery.into()).await
 }
+/// What the runtime knows of the flow `backfill`.
+static FLOW_1: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+    name: "backfill",
+    location: "examples/github_to_chat/notify.integ:355:6",
+    batch: 1u32,
+};
 /// On demand: a digest line for every issue of acme/widgets changed since the
 /// last backfill (all issues the first time).
 ///
@@ -1485,11 +1362,7 @@ pub async fn backfill(
     host: &::integ_runtime::generated::FlowHost,
 ) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
     use ::integ_runtime::generated::flow::Control;
-    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
-        name: "backfill",
-        location: "examples/github_to_chat/notify.integ:355:6",
-        batch: 1u32,
-    };
+    let _ = apis;
     #[allow(clippy::ptr_arg)]
     fn states(
         since: &Option<::integ_runtime::value::DateTime>,
@@ -1507,7 +1380,7 @@ pub async fn backfill(
             );
         Ok(states)
     }
-    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Manual)?;
+    let mut run = host.start(&FLOW_1, ::integ_runtime::store::Trigger::Manual)?;
     if let Err(failed) = run.load_states() {
         return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
     }
@@ -1721,6 +1594,12 @@ pub async fn backfill(
     };
     Ok(run.finish(result, states(&since)))
 }
+/// What the runtime knows of the flow `show_channels`.
+static FLOW_2: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+    name: "show_channels",
+    location: "examples/github_to_chat/notify.integ:374:6",
+    batch: 1u32,
+};
 /// On demand: the channels the bot can see, to choose names for `channel_for`.
 ///
 /// Runs the flow `show_channels` (manual) once: its state is read from and saved to `host`'s store.
@@ -1730,18 +1609,14 @@ pub async fn show_channels(
     host: &::integ_runtime::generated::FlowHost,
 ) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
     use ::integ_runtime::generated::flow::Control;
-    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
-        name: "show_channels",
-        location: "examples/github_to_chat/notify.integ:374:6",
-        batch: 1u32,
-    };
+    let _ = apis;
     fn states() -> Result<
         ::std::collections::BTreeMap<String, String>,
         ::integ_runtime::EvalError,
     > {
         Ok(::std::collections::BTreeMap::new())
     }
-    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Manual)?;
+    let mut run = host.start(&FLOW_2, ::integ_runtime::store::Trigger::Manual)?;
     if let Err(failed) = run.load_states() {
         return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
     }
@@ -1828,4 +1703,260 @@ pub async fn show_channels(
         Ok(Control::Next)
     };
     Ok(run.finish(result, states()))
+}
+/// The runs of the webhook flows, on an event that may no longer
+/// decode (one queued before the program changed).
+mod webhook_runs {
+    use super::*;
+    #[allow(unused_labels, clippy::nonminimal_bool, clippy::cloned_ref_to_slice_refs)]
+    pub(super) async fn issue_events(
+        apis: &Apis,
+        host: &::integ_runtime::generated::FlowHost,
+        payload: Result<IssueEvent, String>,
+        delivery: ::integ_runtime::generated::Delivery,
+    ) -> Result<
+        ::integ_runtime::generated::FlowReport,
+        ::integ_runtime::store::StoreError,
+    > {
+        use ::integ_runtime::generated::flow::Control;
+        let _ = apis;
+        fn states() -> Result<
+            ::std::collections::BTreeMap<String, String>,
+            ::integ_runtime::EvalError,
+        > {
+            Ok(::std::collections::BTreeMap::new())
+        }
+        let mut run = host.start(&FLOW_0, ::integ_runtime::store::Trigger::Webhook)?;
+        run.set_event(delivery);
+        if let Err(failed) = run.load_states() {
+            return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+        }
+        if let Err(failed) = run.loaded(states()) {
+            return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
+        }
+        let event: IssueEvent = match payload {
+            Ok(value) => value,
+            Err(message) => {
+                let result = run
+                    .undecodable(
+                        "examples/github_to_chat/notify.integ:330:6",
+                        message,
+                        states(),
+                    );
+                return Ok(run.finish(result, states()));
+            }
+        };
+        let result: Result<Control, ::integ_runtime::generated::flow::Failed> = 'run: {
+            if event.issue.pull_request.is_some() {
+                run.log(
+                    ::integ_runtime::generated::flow::LogLevel::Debug,
+                    {
+                        let mut text = String::new();
+                        text.push_str("ignoring pull request #");
+                        ::integ_runtime::wire::Text::push_text(
+                            &event.issue.number,
+                            &mut text,
+                        );
+                        text
+                    }
+                        .as_str(),
+                );
+            } else {
+                let value_1 = match ::integ_runtime::generated::flow::attempt(|| Ok(
+                    !is_relevant(&event.action)?,
+                )) {
+                    Ok(value) => value,
+                    Err(error) => {
+                        break 'run run
+                            .evaluation_failed(
+                                "examples/github_to_chat/notify.integ:342:10",
+                                error,
+                                ::integ_runtime::generated::flow::Unit::Run,
+                                states(),
+                            );
+                    }
+                };
+                if value_1 {
+                    run.log(
+                        ::integ_runtime::generated::flow::LogLevel::Debug,
+                        {
+                            let mut text = String::new();
+                            text.push_str("ignoring `");
+                            text.push_str(event.action.as_str());
+                            text.push_str("` on #");
+                            ::integ_runtime::wire::Text::push_text(
+                                &event.issue.number,
+                                &mut text,
+                            );
+                            text
+                        }
+                            .as_str(),
+                    );
+                } else {
+                    let value_2 = match ::integ_runtime::generated::flow::attempt(|| to_message(
+                        &event,
+                    )) {
+                        Ok(value) => value,
+                        Err(error) => {
+                            break 'run run
+                                .evaluation_failed(
+                                    "examples/github_to_chat/notify.integ:345:5",
+                                    error,
+                                    ::integ_runtime::generated::flow::Unit::Run,
+                                    states(),
+                                );
+                        }
+                    };
+                    let sent: PostResult = match apis.chat.post_message(&value_2).await {
+                        Ok(value) => {
+                            run.count_written();
+                            value
+                        }
+                        Err(failure) => {
+                            run.count_failed_write(&failure);
+                            break 'run run
+                                .call_failed(
+                                    "examples/github_to_chat/notify.integ:345:5",
+                                    failure,
+                                    &[
+                                        (
+                                            Some("UnknownChannel"),
+                                            ::integ_runtime::generated::flow::Action::Fail,
+                                        ),
+                                        (
+                                            Some("BadMessage"),
+                                            ::integ_runtime::generated::flow::Action::DeadLetter,
+                                        ),
+                                    ],
+                                    ::integ_runtime::generated::flow::Action::DeadLetter,
+                                    ("Chat", "post_message"),
+                                    ::integ_runtime::generated::flow::Unit::Run,
+                                    states(),
+                                );
+                        }
+                    };
+                    run.log(
+                        ::integ_runtime::generated::flow::LogLevel::Info,
+                        {
+                            let mut text = String::new();
+                            text.push_str("posted ");
+                            text.push_str(event.action.as_str());
+                            text.push_str(" of ");
+                            text.push_str(event.repository.full_name.as_str());
+                            text.push('#');
+                            ::integ_runtime::wire::Text::push_text(
+                                &event.issue.number,
+                                &mut text,
+                            );
+                            text.push_str(" to ");
+                            text.push_str(sent.channel.as_str());
+                            text.push_str(" at ");
+                            ::integ_runtime::wire::Text::push_text(&sent.ts, &mut text);
+                            text
+                        }
+                            .as_str(),
+                    );
+                }
+            }
+            Ok(Control::Next)
+        };
+        Ok(run.finish(result, states()))
+    }
+}
+/// The webhook flows of the program (`issue_events` on `/hooks/github`), as the runtime serves them.
+///
+/// Signature secrets are read from `env` now, as `Apis::configure`
+/// reads the apis' secrets. Each flow's events run with `apis`,
+/// their state and queue in `host`'s store.
+pub fn webhook_flows(
+    apis: &Apis,
+    host: &::integ_runtime::generated::FlowHost,
+    env: &::integ_runtime::generated::Env,
+) -> Result<
+    Vec<::integ_runtime::generated::WebhookFlow>,
+    ::integ_runtime::http::ConfigError,
+> {
+    let _ = env;
+    let mut flows = Vec::new();
+    flows
+        .push(::integ_runtime::generated::WebhookFlow {
+            flow: &FLOW_0,
+            route: ::integ_runtime::webhook::Route {
+                flow: FLOW_0.name.to_owned(),
+                path: String::from("/hooks/github"),
+                scheme: ::integ_runtime::webhook::Scheme::GitHub {
+                    secret: ::integ_runtime::secret::Secret::new(
+                        env.secret("gh_webhook_secret", "GITHUB_WEBHOOK_SECRET")?,
+                    ),
+                },
+                max_body: 1000000u64,
+            },
+            admit: Box::new(|inbound: &::integ_runtime::webhook::Inbound| {
+                let event = match ::integ_runtime::wire::json::<
+                    ::integ_runtime::wire::Plain<IssueEvent>,
+                >(&inbound.json, "event") {
+                    Ok(value) => value,
+                    Err(error) => {
+                        return Err(
+                            format!("the body does not decode as `IssueEvent`: {error}"),
+                        );
+                    }
+                };
+                let key = {
+                    let mut text = String::new();
+                    ::integ_runtime::wire::Text::push_text(&event.issue.id, &mut text);
+                    text.push(':');
+                    text.push_str(event.action.as_str());
+                    text.push(':');
+                    ::integ_runtime::wire::Text::push_text(
+                        &event.issue.updated_at,
+                        &mut text,
+                    );
+                    text
+                };
+                Ok(Some(::integ_runtime::generated::flow::dedupe_key(&key)))
+            }),
+            run: {
+                let (apis, host) = (apis.clone(), host.clone());
+                Box::new(move |queued: ::integ_runtime::store::QueuedEvent| {
+                    let (apis, host) = (apis.clone(), host.clone());
+                    Box::pin(async move {
+                        let payload = {
+                            let json = ::integ_runtime::webhook::body::event_json(
+                                &queued.headers,
+                                &queued.body,
+                            );
+                            ::integ_runtime::wire::json::<
+                                ::integ_runtime::wire::Plain<IssueEvent>,
+                            >(&json, "event")
+                                .map_err(|error| {
+                                    format!(
+                                        "the event no longer decodes as the payload: {error}"
+                                    )
+                                })
+                        };
+                        webhook_runs::issue_events(&apis, &host, payload, queued.into())
+                            .await
+                    })
+                })
+            },
+        });
+    Ok(flows)
+}
+/// The webhook flows of the program, served: `router()` answers
+/// their requests (an event is stored in `host`'s store before it
+/// is answered `202`), `work()` runs the queued events until
+/// `host.stop_flag()` is set. Mount the router in an axum app:
+/// `Router::new().merge(webhooks.router())`.
+pub fn webhooks(
+    apis: &Apis,
+    host: &::integ_runtime::generated::FlowHost,
+    env: &::integ_runtime::generated::Env,
+) -> Result<::integ_runtime::generated::Webhooks, ::integ_runtime::http::ConfigError> {
+    ::integ_runtime::generated::Webhooks::new(
+            host,
+            webhook_flows(apis, host, env)?,
+            ::integ_runtime::webhook::Options::default(),
+        )
+        .map_err(|error| ::integ_runtime::http::ConfigError::new(error.to_string()))
 }

@@ -7,8 +7,9 @@
 //! The modules are exactly what the generator printed (prettyplease), so
 //! rustfmt leaves them alone.
 //!
-//! The differential test in `tests/` runs each map through the interpreter
-//! and through this code on the same inputs and compares the bytes.
+//! The differential tests in `tests/` run the maps, the calls, the flows and
+//! the webhook flows through the interpreter and through this code and
+//! compare what they did.
 
 #[rustfmt::skip]
 pub mod basics;
@@ -16,6 +17,8 @@ pub mod basics;
 pub mod edges;
 #[rustfmt::skip]
 pub mod github_to_chat;
+#[rustfmt::skip]
+pub mod hooks;
 #[rustfmt::skip]
 pub mod map_orders;
 #[rustfmt::skip]
@@ -26,3 +29,5 @@ pub mod no_maps;
 pub mod shop_to_crm;
 #[rustfmt::skip]
 pub mod stripe_to_ledger;
+#[rustfmt::skip]
+pub mod webhook_vectors;

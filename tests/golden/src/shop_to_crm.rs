@@ -1743,6 +1743,12 @@ impl Apis {
         })
     }
 }
+/// What the runtime knows of the flow `sync_orders`.
+static FLOW_0: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+    name: "sync_orders",
+    location: "examples/shop_to_crm/sync.integ:375:6",
+    batch: 50u32,
+};
 /// Every five minutes: orders changed since the last run become CRM contacts and deals.
 ///
 /// Runs the flow `sync_orders` (every 5m) once: its state is read from and saved to `host`'s store.
@@ -1752,11 +1758,7 @@ pub async fn sync_orders(
     host: &::integ_runtime::generated::FlowHost,
 ) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
     use ::integ_runtime::generated::flow::Control;
-    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
-        name: "sync_orders",
-        location: "examples/shop_to_crm/sync.integ:375:6",
-        batch: 50u32,
-    };
+    let _ = apis;
     #[allow(clippy::ptr_arg)]
     fn states(
         since: &Option<::integ_runtime::value::DateTime>,
@@ -1774,7 +1776,7 @@ pub async fn sync_orders(
             );
         Ok(states)
     }
-    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Every)?;
+    let mut run = host.start(&FLOW_0, ::integ_runtime::store::Trigger::Every)?;
     if let Err(failed) = run.load_states() {
         return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
     }
@@ -2212,6 +2214,12 @@ pub async fn sync_orders(
     };
     Ok(run.finish(result, states(&since)))
 }
+/// What the runtime knows of the flow `backfill_customers`.
+static FLOW_1: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+    name: "backfill_customers",
+    location: "examples/shop_to_crm/sync.integ:417:6",
+    batch: 200u32,
+};
 /// On demand: loads every shop customer into the CRM (run once before the
 /// first `sync_orders`; safe to run again).
 ///
@@ -2222,18 +2230,14 @@ pub async fn backfill_customers(
     host: &::integ_runtime::generated::FlowHost,
 ) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
     use ::integ_runtime::generated::flow::Control;
-    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
-        name: "backfill_customers",
-        location: "examples/shop_to_crm/sync.integ:417:6",
-        batch: 200u32,
-    };
+    let _ = apis;
     fn states() -> Result<
         ::std::collections::BTreeMap<String, String>,
         ::integ_runtime::EvalError,
     > {
         Ok(::std::collections::BTreeMap::new())
     }
-    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Manual)?;
+    let mut run = host.start(&FLOW_1, ::integ_runtime::store::Trigger::Manual)?;
     if let Err(failed) = run.load_states() {
         return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
     }

@@ -1788,6 +1788,12 @@ impl Apis {
         })
     }
 }
+/// What the runtime knows of the flow `export_transactions`.
+static FLOW_0: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+    name: "export_transactions",
+    location: "examples/stripe_to_ledger/export.integ:397:6",
+    batch: 100u32,
+};
 /// Hourly at :15, every balance transaction created since the last run.
 ///
 /// Runs the flow `export_transactions` (cron("15 * * * *")) once: its state is read from and saved to `host`'s store.
@@ -1797,11 +1803,7 @@ pub async fn export_transactions(
     host: &::integ_runtime::generated::FlowHost,
 ) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
     use ::integ_runtime::generated::flow::Control;
-    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
-        name: "export_transactions",
-        location: "examples/stripe_to_ledger/export.integ:397:6",
-        batch: 100u32,
-    };
+    let _ = apis;
     #[allow(clippy::ptr_arg)]
     fn states(
         since: &Option<::integ_runtime::value::DateTime>,
@@ -1819,7 +1821,7 @@ pub async fn export_transactions(
             );
         Ok(states)
     }
-    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Cron)?;
+    let mut run = host.start(&FLOW_0, ::integ_runtime::store::Trigger::Cron)?;
     if let Err(failed) = run.load_states() {
         return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
     }
@@ -2288,6 +2290,12 @@ pub async fn export_transactions(
     };
     Ok(run.finish(result, states(&since)))
 }
+/// What the runtime knows of the flow `export_payouts`.
+static FLOW_1: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+    name: "export_payouts",
+    location: "examples/stripe_to_ledger/export.integ:436:6",
+    batch: 1u32,
+};
 /// Hourly: paid payouts of the last week, each imported once.
 ///
 /// Runs the flow `export_payouts` (every 1h) once: its state is read from and saved to `host`'s store.
@@ -2297,18 +2305,14 @@ pub async fn export_payouts(
     host: &::integ_runtime::generated::FlowHost,
 ) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
     use ::integ_runtime::generated::flow::Control;
-    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
-        name: "export_payouts",
-        location: "examples/stripe_to_ledger/export.integ:436:6",
-        batch: 1u32,
-    };
+    let _ = apis;
     fn states() -> Result<
         ::std::collections::BTreeMap<String, String>,
         ::integ_runtime::EvalError,
     > {
         Ok(::std::collections::BTreeMap::new())
     }
-    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Every)?;
+    let mut run = host.start(&FLOW_1, ::integ_runtime::store::Trigger::Every)?;
     if let Err(failed) = run.load_states() {
         return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
     }
@@ -2558,6 +2562,12 @@ pub async fn export_payouts(
     };
     Ok(run.finish(result, states()))
 }
+/// What the runtime knows of the flow `check_accounts`.
+static FLOW_2: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
+    name: "check_accounts",
+    location: "examples/stripe_to_ledger/export.integ:451:6",
+    batch: 1u32,
+};
 /// On demand, before the first export: fails unless the ledger has every account the export posts to.
 ///
 /// Runs the flow `check_accounts` (manual) once: its state is read from and saved to `host`'s store.
@@ -2567,11 +2577,7 @@ pub async fn check_accounts(
     host: &::integ_runtime::generated::FlowHost,
 ) -> Result<::integ_runtime::generated::FlowReport, ::integ_runtime::store::StoreError> {
     use ::integ_runtime::generated::flow::Control;
-    static FLOW: ::integ_runtime::generated::flow::FlowInfo = ::integ_runtime::generated::flow::FlowInfo {
-        name: "check_accounts",
-        location: "examples/stripe_to_ledger/export.integ:451:6",
-        batch: 1u32,
-    };
+    let _ = apis;
     #[allow(clippy::ptr_arg)]
     fn states(
         found: &Vec<String>,
@@ -2589,7 +2595,7 @@ pub async fn check_accounts(
             );
         Ok(states)
     }
-    let mut run = host.start(&FLOW, ::integ_runtime::store::Trigger::Manual)?;
+    let mut run = host.start(&FLOW_2, ::integ_runtime::store::Trigger::Manual)?;
     if let Err(failed) = run.load_states() {
         return Ok(run.finish(Err(failed), Ok(::std::collections::BTreeMap::new())));
     }

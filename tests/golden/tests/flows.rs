@@ -12,6 +12,10 @@
 //! runs: values within a day of now are replaced by `<now>` before
 //! comparing.
 
+mod support;
+
+use support::without_ports;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
@@ -137,21 +141,6 @@ fn normalize(json: Json) -> Json {
         }
         other => other,
     }
-}
-
-/// `http://127.0.0.1:<port>/...` for any port.
-fn without_ports(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("127.0.0.1:") {
-        let (before, after) = rest.split_at(at + "127.0.0.1:".len());
-        out.push_str(before);
-        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        out.push_str("<port>");
-        rest = &after[digits..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// A text holding Unix seconds near now (`arrival_gte=1700000000`), with them replaced.
