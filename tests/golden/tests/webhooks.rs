@@ -8,6 +8,8 @@
 //! event's headers and raw body), writes — must be the same. The GitHub
 //! example's events are accepted by a server that is then stopped before
 //! any ran, and run by a new one on the same SQLite store: each exactly once.
+//! And every signature vector of tests/webhooks/vectors.json gets from the
+//! generated router the answer its reference library expects.
 
 mod support;
 
@@ -446,4 +448,81 @@ async fn events_accepted_before_a_stop_run_once_after_the_restart_in_both_back_e
         assert!(headers["x-github-delivery"].is_string(), "{letter}");
         assert!(headers.get("x-hub-signature-256").is_none(), "{letter}");
     }
+}
+
+/// `tests/webhooks/vectors.json`: deliveries signed by the schemes' own
+/// reference libraries (see `tests/webhooks/make_vectors.py`).
+#[derive(serde::Deserialize)]
+struct Vectors {
+    now: i64,
+    secrets: BTreeMap<String, String>,
+    cases: Vec<Case>,
+}
+
+#[derive(serde::Deserialize)]
+struct Case {
+    flow: String,
+    path: String,
+    name: String,
+    headers: BTreeMap<String, String>,
+    body: String,
+    expect: u16,
+}
+
+/// Every vector, sent to the generated `webhook_vectors` program's router
+/// with the vectors' clock, gets the answer its reference library expects
+/// (valid `202`; tampered body, wrong key, stale timestamp `401`; replayed
+/// delivery `200`) — the same answer as from `integ run --listen`'s router
+/// (tests/webhook_signatures.rs) — and exactly the accepted ones are queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_signature_vector_gets_the_answer_of_its_reference_library() {
+    let vectors: Vectors =
+        serde_json::from_str(&std::fs::read_to_string(repo("tests/webhooks/vectors.json")).unwrap()).unwrap();
+    let host = FlowHost::in_memory();
+    let env = Env::from_pairs(vectors.secrets.clone());
+    let apis = integ_golden::webhook_vectors::Apis::configure(&env, &Redirects::default()).unwrap();
+    let flows = integ_golden::webhook_vectors::webhook_flows(&apis, &host, &env).unwrap();
+    assert_eq!(flows.len(), 7);
+    let now = Timestamp::from_second(vectors.now).unwrap();
+    let options = integ_runtime::webhook::Options { now: Arc::new(move || now) };
+    let webhooks = integ_runtime::generated::Webhooks::new(&host, flows, options).unwrap();
+    let served = Served::generated(webhooks, &host, false).await;
+
+    let mut failures = Vec::new();
+    let mut accepted: BTreeMap<String, u64> = BTreeMap::new();
+    let mut outcomes: BTreeMap<(String, u64), u32> = BTreeMap::new();
+    for case in &vectors.cases {
+        let headers: Vec<(&str, &str)> =
+            case.headers.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let answer = served.post(&case.path, &headers, case.body.as_bytes()).await;
+        let status = answer["status"].as_u64().unwrap();
+        *outcomes.entry((case.flow.clone(), status)).or_default() += 1;
+        if status != u64::from(case.expect) {
+            failures.push(format!("{} / {}: expected {}, got {answer}", case.flow, case.name, case.expect));
+            continue;
+        }
+        match status {
+            202 => *accepted.entry(case.flow.clone()).or_default() += 1,
+            200 => assert_eq!(answer["answer"], json!({ "status": "duplicate" })),
+            401 => {
+                let error = answer["answer"]["error"].as_str().unwrap();
+                assert!(error.starts_with("the signature does not verify"), "{error}");
+                for secret in vectors.secrets.values() {
+                    assert!(!error.contains(secret.as_str()), "{error} shows a secret");
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(failures.is_empty(), "{} vectors failed:\n{}", failures.len(), failures.join("\n"));
+    for flow in
+        ["github_hook", "stripe_hook", "standard_hook", "shopify_hook", "slack_hook", "wide_hook", "legacy_hook"]
+    {
+        assert!(outcomes.contains_key(&(flow.to_owned(), 202)), "{flow} accepted nothing");
+        assert!(outcomes.contains_key(&(flow.to_owned(), 401)), "{flow} refused nothing");
+    }
+    let queued: BTreeMap<String, u64> =
+        host.store().pending_event_counts().unwrap().into_iter().filter(|(_, count)| *count > 0).collect();
+    assert_eq!(queued, accepted);
+    served.stop().await;
 }
