@@ -229,7 +229,7 @@ fn push_seg(path: &mut String, seg: &Seg<'_>) {
     }
 }
 
-fn push_member(path: &mut String, name: &str) {
+pub(crate) fn push_member(path: &mut String, name: &str) {
     if is_identifier(name) {
         path.push('.');
         path.push_str(name);

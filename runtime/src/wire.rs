@@ -142,11 +142,50 @@ pub fn json<F: Format>(bytes: &[u8], root: &str) -> Result<F::Value, DecodeError
     // text, whose strings and member names `serde_json` then takes without
     // checking each one again; any other document is read as bytes, so that
     // its error is the one the bytes give.
-    let document = match std::str::from_utf8(bytes) {
-        Ok(text) => document::<F, _>(serde_json::Deserializer::from_str(text)),
-        Err(_) => document::<F, _>(serde_json::Deserializer::from_slice(bytes)),
-    };
-    document.map_err(|error| decode_error(&error, bytes, root))
+    match std::str::from_utf8(bytes) {
+        Ok(text) => decoded::<F, _>(|| serde_json::Deserializer::from_str(text), bytes, root),
+        Err(_) => decoded::<F, _>(|| serde_json::Deserializer::from_slice(bytes), bytes, root),
+    }
+}
+
+/// The document `reader` reads, decoded in format `F`; a mismatch names the
+/// member at fault (`body.orders[3].total_cents`), found by reading the
+/// document again with its path tracked: nothing is tracked on the way to
+/// a value.
+fn decoded<'de, F: Format, R: serde_json::de::Read<'de>>(
+    reader: impl Fn() -> serde_json::Deserializer<R>,
+    bytes: &[u8],
+    root: &str,
+) -> Result<F::Value, DecodeError> {
+    document::<F, _>(reader()).map_err(|error| {
+        let mut decode_error = decode_error(&error, bytes, root);
+        if error.classify() == Category::Data {
+            let mut track = serde_path_to_error::Track::new();
+            let mut deserializer = reader();
+            if F::deserialize(serde_path_to_error::Deserializer::new(&mut deserializer, &mut track)).is_err() {
+                decode_error.path = member_path(root, &track.path());
+            }
+        }
+        decode_error
+    })
+}
+
+/// `root` followed by a tracked path, written as the decoder writes its
+/// paths (`body.orders[3]["unit price"]`; a map's key is written as a
+/// member's, `.a` where the decoder writes `["a"]`). The members
+/// `serde_json` reads numbers and raw values through are not the document's.
+fn member_path(root: &str, tracked: &serde_path_to_error::Path) -> StdString {
+    use serde_path_to_error::Segment;
+    let mut path = root.to_owned();
+    for segment in tracked {
+        match segment {
+            Segment::Seq { index } => path.push_str(&format!("[{index}]")),
+            Segment::Map { key } if key.starts_with("$serde_json::private::") => {}
+            Segment::Map { key } | Segment::Enum { variant: key } => decode::push_member(&mut path, key),
+            Segment::Unknown => path.push_str(".?"),
+        }
+    }
+    path
 }
 
 /// The value of a whole document in format `F`, nothing after it.
@@ -1668,6 +1707,11 @@ mod tests {
         );
         assert_eq!(message(json::<Opt<Int>>(b"3.5", "body").map(drop)), "body: expected Int, found number 3.5");
         assert_eq!(message(json::<List<Int>>(b"{}", "body").map(drop)), "body: expected [Int], found object");
+        // The member at fault is named, as the decoder names it.
+        assert_eq!(
+            message(json::<List<Int>>(br#"[1, "x"]"#, "body").map(drop)),
+            r#"body[1]: expected Int, found string "x""#
+        );
         assert_eq!(message(json::<Map<Int>>(br#"{"a": 1, "a": 2}"#, "body").map(drop)), r#"body: key "a" given twice"#);
         // FIXME: a mismatch found before a syntax error is reported; the
         // decoder reports the syntax error (`invalid JSON at line 1, column 9`).
@@ -1906,7 +1950,8 @@ mod tests {
                     let expected_bytes = dynamic_json(expected, &TypeDesc::Record(0), &schema);
                     assert_eq!(wire_json::<Plain<Order>>(order), expected_bytes, "{document}");
                 }
-                (Err(_), Err(_)) => {}
+                // Both name the member at fault.
+                (Err(expected), Err(error)) => assert_eq!(error.path, expected.path, "{document}"),
                 _ => panic!("{document}: dynamic {dynamic:?}, wire {:?}", wired.as_ref().map(to_value)),
             }
         }
@@ -1919,8 +1964,7 @@ mod tests {
         fn both<F: Format>(input: &str) -> (Result<F::Value, DecodeError>, Result<F::Value, DecodeError>) {
             let bytes = input.as_bytes();
             let as_text = json::<F>(bytes, "body");
-            let as_bytes = document::<F, _>(serde_json::Deserializer::from_slice(bytes))
-                .map_err(|error| decode_error(&error, bytes, "body"));
+            let as_bytes = decoded::<F, _>(|| serde_json::Deserializer::from_slice(bytes), bytes, "body");
             (as_text, as_bytes)
         }
         let inputs = [
