@@ -694,6 +694,16 @@ impl Builder<'_> {
                     let op_span = this.borrow().span(&op);
                     let op = if op.as_rule() == Rule::op_not { UnaryOp::Not } else { UnaryOp::Neg };
                     let span = op_span.to(operand.span);
+                    // `-9223372036854775808` is the smallest Int, though its digits alone are out of range.
+                    if op == UnaryOp::Neg && this.borrow().is_int_min_digits(operand.span) {
+                        let mut failure = failure_cell.borrow_mut();
+                        if failure.as_ref().is_some_and(|diagnostic| {
+                            diagnostic.code == Code::NumberOutOfRange && diagnostic.primary_span() == operand.span
+                        }) {
+                            **failure = None;
+                            return Expr { kind: ExprKind::Int(i64::MIN), span };
+                        }
+                    }
                     Expr { kind: ExprKind::Unary { op, op_span, operand: Box::new(operand) }, span }
                 })
                 .map_infix(|lhs, op, rhs| {
@@ -844,6 +854,14 @@ impl Builder<'_> {
             fields.push(ObjectField { key, value, span });
         }
         Ok(fields)
+    }
+
+    /// Whether `span` holds the digits of `9223372036854775808` (the
+    /// magnitude of the smallest Int), underscores allowed.
+    fn is_int_min_digits(&self, span: Span) -> bool {
+        // `text` is the whole file: spans index it directly.
+        let text = self.text.get(span.start as usize..span.end as usize);
+        text.is_some_and(|text| text.replace('_', "") == "9223372036854775808")
     }
 
     fn number(&self, pair: &Pair<'_, Rule>) -> Result<ExprKind> {
