@@ -8,6 +8,8 @@
 //! - [`http`]: requests with auth, policies (timeouts, retries, backoff,
 //!   `Retry-After`, circuit breakers, rate limits, concurrency) and pagination;
 //! - [`natives`]: the natives of the standard library;
+//! - [`run`]: the bookkeeping of a flow run (commits, checkpoints, dedupe
+//!   keys, dead letters, counters), held by both back ends' runners;
 //! - [`secret`]: secrets and their redaction everywhere;
 //! - [`webhook`]: inbound webhooks: signature schemes and the router.
 //!
@@ -23,6 +25,7 @@ pub mod generated;
 pub mod http;
 pub mod natives;
 pub mod ops;
+pub mod run;
 pub mod secret;
 pub mod store;
 pub mod types;

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use integ_runtime::http::{
@@ -31,29 +30,13 @@ use crate::ir::Expr;
 use crate::ir::api::{self as ir_api, Pagination};
 
 /// Why a call failed: the HTTP layer's error, or an error of evaluating the
-/// request or the answer (a run-time error, never retried).
-#[derive(Debug, thiserror::Error)]
-pub enum CallFailure {
-    #[error(transparent)]
-    Call(#[from] CallError),
-    #[error("{context}: {error}")]
-    Eval { context: String, error: EvalError },
-}
+/// request or the answer (a run-time error, never retried). The same type
+/// as generated clients' failures: the run's bookkeeping handles both.
+pub use integ_runtime::generated::CallFailure;
 
-/// What the calls of a flow run did, for its counters (§ 12.10).
-#[derive(Debug, Default)]
-pub struct CallStats {
-    /// Successful calls of endpoints whose method writes (`POST`, `PUT`, `PATCH`, `DELETE`).
-    pub written: AtomicU64,
-    /// Attempts after the first, over every call and page request.
-    pub retries: AtomicU64,
-}
-
-impl CallStats {
-    fn attempts(&self, attempts: u32) {
-        self.retries.fetch_add(u64::from(attempts.saturating_sub(1)), Ordering::Relaxed);
-    }
-}
+/// What the calls of a flow run count (§ 12.10): successful writes and
+/// retries, into the run's live counters.
+pub type CallStats = integ_runtime::run::Live;
 
 /// A stream record that did not decode: its JSON as received, and why.
 #[derive(Clone, Debug)]
@@ -369,12 +352,12 @@ impl Interpreter {
             let sent = client.send(request, options).await;
             match &sent {
                 Ok(response) => {
-                    stats.attempts(response.attempts);
+                    stats.count_attempts(response.attempts);
                     if writes {
-                        stats.written.fetch_add(1, Ordering::Relaxed);
+                        stats.count_written();
                     }
                 }
-                Err(error) => stats.attempts(error.attempts),
+                Err(error) => stats.count_attempts(error.attempts),
             }
             sent
         };
@@ -645,11 +628,11 @@ impl Stream {
                 None
             }
             Some(Ok(response)) => {
-                stats.attempts(response.attempts);
+                stats.count_attempts(response.attempts);
                 Some(Ok(records))
             }
             Some(Err(error)) => {
-                stats.attempts(error.attempts);
+                stats.count_attempts(error.attempts);
                 self.done = true;
                 Some(Err(CallFailure::Call(error)))
             }

@@ -1,5 +1,5 @@
-//! Running flows (§ 12 of spec.md): statements, records, commits,
-//! checkpoints, dead letters and replays.
+//! Running flows (§ 12 of spec.md): statements, records and replays, over
+//! the runtime's bookkeeping of a run.
 //!
 //! In: a [`Host`] (the interpreter, its connected apis, a state store and a
 //! tokio runtime handle) and the name of a flow. Out: a [`Report`] of the
@@ -13,28 +13,34 @@
 //! flow's frame; endpoint calls nested in them go through the frame's
 //! [`EndpointCalls`].
 //!
-//! The working state is the first `states.len()` slots of the frame. At a
+//! Only evaluation is done here. The bookkeeping — commit points,
+//! checkpoints every `batch`, dedupe keys, what a failure's action does to
+//! its unit of work, dead letters, counters, the run's end and history — is
+//! the runtime's [`Bookkeeping`], the one generated flows run on too. The
+//! working state is the first `states.len()` slots of the frame: at each
 //! commit point (the end of a top-level record, the end of the run) it is
-//! copied to the committed state, and the dedupe keys and dead letters of
-//! the record join those waiting for the next checkpoint; every `batch`
-//! commits, and at the end of every run, one [`Checkpoint`] writes them in
-//! one transaction (§ 12.8).
+//! encoded (state name → JSON text) and handed over, as generated code
+//! hands over its typed locals (§ 12.8).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use integ_runtime::http::CallErrorKind;
+pub use integ_runtime::run::Live;
+use integ_runtime::run::{
+    Action as UnitAction, Bookkeeping, Control, Delivery, Failed, Letter, LogLevel as RunLogLevel, RunConfig, RunEnded,
+    RunMode, Unit,
+};
 use integ_runtime::store::{
-    Checkpoint, Counters, DeadLetter, DeadLetterId, DeadLetterRecord, DedupeKey, EventId, Failure, QueuedEvent, RunEnd,
-    RunId, RunOutcome, Store, StoreError, Trigger, UnitInput, UnitKind,
+    Counters, DeadLetter, DeadLetterId, Failure, QueuedEvent, RunId, RunOutcome, Store, StoreError, Trigger, UnitInput,
+    UnitKind,
 };
 use integ_runtime::{EvalError, Value, decode, encode};
 use jiff::Timestamp;
 use tokio::runtime::Handle;
 
-use super::calls::{Apis, CallFailure, CallStats, Item, Outcome, Stream};
+use super::calls::{Apis, CallFailure, Item, Outcome, Stream};
 use super::{EndpointCalls, Frame, Interpreter};
 use crate::check::policy::OnExhausted;
 use crate::ir::Expr;
@@ -47,32 +53,6 @@ pub struct Host {
     pub store: Arc<dyn Store>,
     /// The runtime the HTTP calls run on (a multi-thread one).
     pub handle: Handle,
-}
-
-/// The counters of a run as it goes, for a progress line (§ 12.10), plus
-/// the retries its calls made.
-#[derive(Debug, Default)]
-pub struct Live {
-    pub read: AtomicU64,
-    pub skipped: AtomicU64,
-    pub dead_letters: AtomicU64,
-    /// `written` and `retries`, counted by the calls.
-    pub calls: CallStats,
-}
-
-impl Live {
-    pub fn counters(&self) -> Counters {
-        Counters {
-            read: self.read.load(Ordering::Relaxed),
-            written: self.calls.written.load(Ordering::Relaxed),
-            skipped: self.skipped.load(Ordering::Relaxed),
-            dead_letters: self.dead_letters.load(Ordering::Relaxed),
-        }
-    }
-
-    pub fn retries(&self) -> u64 {
-        self.calls.retries.load(Ordering::Relaxed)
-    }
 }
 
 /// How a run ended, for the operator.
@@ -96,6 +76,25 @@ pub struct Report {
     pub checkpoint_time: Duration,
 }
 
+impl Report {
+    fn new(flow: &Flow, ended: RunEnded) -> Report {
+        Report {
+            flow: flow.name.clone(),
+            run: ended.run,
+            trigger: ended.trigger,
+            outcome: ended.outcome,
+            counters: ended.counters,
+            retries: ended.retries,
+            duration: ended.duration,
+            error: ended.error,
+            interrupted: ended.interrupted,
+            dead_letters: ended.dead_letters,
+            checkpoints: ended.checkpoints,
+            checkpoint_time: ended.checkpoint_time,
+        }
+    }
+}
+
 /// Why a run could not start, or a replay could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -115,6 +114,8 @@ pub struct Request<'a> {
     pub trigger: Trigger,
     /// The payload of a webhook flow, and its raw body (for dead letters).
     pub payload: Option<(Value, Vec<u8>)>,
+    /// The counters as the run goes, for a progress line (§ 12.10), and the
+    /// retries of its calls.
     pub live: Arc<Live>,
     /// Set by a signal: no new top-level record starts; the run checkpoints and ends.
     pub stop: &'a AtomicBool,
@@ -122,7 +123,7 @@ pub struct Request<'a> {
 
 /// Runs a flow once (blocking: see the module documentation).
 pub fn run(host: &Host, request: Request<'_>) -> Result<Report, RunError> {
-    run_in(host, request, Mode::Run, None).map(|(report, _)| report)
+    run_in(host, request, RunMode::Run, None).map(|(report, _)| report)
 }
 
 /// Runs a webhook flow on one event of its queue (§ 12.3), blocking like
@@ -148,27 +149,26 @@ pub fn run_event(host: &Host, event: &QueuedEvent, live: Arc<Live>) -> Result<Re
         }
         None => Err(format!("`{}` is not a webhook flow", flow.name)),
     };
-    let unit = EventUnit { id: event.id, headers: event.headers.clone(), body: event.body.clone(), payload };
+    let delivery = Delivery { id: Some(event.id), headers: event.headers.clone(), body: event.body.clone() };
+    let unit = EventUnit { delivery, payload };
     let never = AtomicBool::new(false);
     let request = Request { flow: &flow.name, trigger: Trigger::Webhook, payload: None, live, stop: &never };
-    run_in(host, request, Mode::Run, Some(unit)).map(|(report, _)| report)
+    run_in(host, request, RunMode::Run, Some(unit)).map(|(report, _)| report)
 }
 
-/// The event a webhook run processes.
+/// The queued event a webhook run processes.
 struct EventUnit {
-    id: EventId,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    delivery: Delivery,
     /// The payload, or why the body no longer decodes.
     payload: Result<Value, String>,
 }
 
-/// Runs a flow; with [`Mode::ReplayRun`], also says why the run or event
+/// Runs a flow; with [`RunMode::ReplayRun`], also says why the run or event
 /// unit failed again, if it did (its dead letter is not stored twice).
 fn run_in(
     host: &Host,
     request: Request<'_>,
-    mode: Mode,
+    mode: RunMode,
     event: Option<EventUnit>,
 ) -> Result<(Report, Option<String>), RunError> {
     let flow = host
@@ -179,52 +179,34 @@ fn run_in(
         .find(|flow| flow.name == request.flow)
         .ok_or_else(|| RunError::UnknownFlow(request.flow.to_owned()))?;
     let mut run = Runner::start(host, flow, request.trigger, request.live, request.stop, mode)?;
-    if let Some(event) = &event {
+    let payload = event.map(|event| {
         // A webhook event counts as one record read (§ 12.10).
-        run.live.read.fetch_add(1, Ordering::Relaxed);
-        run.event = Some(event.id);
-        run.event_headers = event.headers.clone();
-        run.event_body = Some(event.body.clone());
-    }
+        run.book.set_event(event.delivery);
+        event.payload
+    });
     let result = match run.load_state() {
-        Ok(()) => match event.map(|event| event.payload) {
+        Ok(()) => match payload {
             Some(Ok(value)) => {
                 run.frame.set(flow.states.len() as u32, value);
                 run.exec(&flow.body)
             }
             Some(Err(message)) => {
-                let location = flow.location.clone();
-                let failure = Failure { error: "Decode".to_owned(), api: None, endpoint: None, status: None, message };
-                let info = FailureInfo { failure, attempts: 0, request: None, response: None };
-                run.apply(&location, Action::DeadLetter, info).map(control)
+                let states = run.encode_states();
+                run.book.undecodable(&flow.location.to_string(), message, states)
             }
             None => {
                 if let (Some((value, body)), Some(_)) = (request.payload, &flow.payload) {
                     // An event given directly counts as one record read too (§ 12.10).
-                    run.live.read.fetch_add(1, Ordering::Relaxed);
+                    run.book.set_event(body);
                     run.frame.set(flow.states.len() as u32, value);
-                    run.event_body = Some(body);
                 }
                 run.exec(&flow.body)
             }
         },
         Err(failed) => Err(failed),
     };
-    let failed_again = run.failed_again.take();
+    let failed_again = run.book.failed_again().map(str::to_owned);
     Ok((run.finish(result), failed_again))
-}
-
-/// What a run is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    Run,
-    /// A run or event dead letter replayed: the flow runs as usual, but a
-    /// dead letter of the run or event itself is not stored again.
-    ReplayRun,
-    /// A record dead letter replayed: its loop's body runs for it alone;
-    /// `dedupe` lets it through, state assignments are not saved, and a
-    /// dead letter is not stored again.
-    ReplayRecord,
 }
 
 /// What a replay did.
@@ -288,7 +270,7 @@ fn replay_run(
         _ => None,
     };
     let request = Request { flow: &flow.name, trigger: Trigger::Replay, payload, live, stop };
-    let (report, failed_again) = run_in(host, request, Mode::ReplayRun, None)?;
+    let (report, failed_again) = run_in(host, request, RunMode::ReplayRun, None)?;
     let delivered = report.error.is_none() && !report.interrupted && failed_again.is_none();
     let error = report.error.clone().or(failed_again);
     Ok(Replayed { report, delivered, error })
@@ -312,7 +294,7 @@ fn replay_record(
         return Err(RunError::Replay("the dead letter holds no record".to_owned()));
     };
     let interpreter = &host.interpreter;
-    let mut run = Runner::start(host, flow, Trigger::Replay, live, stop, Mode::ReplayRecord)?;
+    let mut run = Runner::start(host, flow, Trigger::Replay, live, stop, RunMode::ReplayRecord)?;
     let prepared = run.load_state().and_then(|()| {
         let context: serde_json::Map<String, serde_json::Value> = match letter.record.context.as_deref() {
             Some(text) => serde_json::from_str(text).map_err(|error| Failed::new(format!("its context: {error}")))?,
@@ -344,8 +326,8 @@ fn replay_record(
     });
     let delivered = matches!(result, Ok(Control::Next | Control::Skip));
     let error = match &result {
-        Ok(Control::DeadLettered) => run.last_error.clone(),
-        Err(failed) => Some(failed.message.clone()),
+        Ok(Control::DeadLettered) => run.book.last_error().map(str::to_owned),
+        Err(failed) => Some(failed.message().to_owned()),
         _ => None,
     };
     let report = run.finish(result);
@@ -362,58 +344,18 @@ fn find_loop<'f>(statements: &'f [Stmt], id: &str) -> Option<&'f For> {
     })
 }
 
-/// How a statement (or a record, or the body) ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Control {
-    /// Go on with the next statement.
-    Next,
-    /// The unit of work ends, skipped.
-    Skip,
-    /// The unit of work ends, dead-lettered.
-    DeadLettered,
-    /// A signal asked the run to stop: unwind to the end of the run.
-    Stop,
-}
-
-/// The run fails (§ 12.11): the message names where and why.
-#[derive(Debug)]
-struct Failed {
-    message: String,
-}
-
-impl Failed {
-    fn new(message: impl Into<String>) -> Failed {
-        Failed { message: message.into() }
-    }
-}
-
 /// A value, or the end of the unit of work that was computing it.
 enum Step {
     Value(Value),
     Control(Control),
 }
 
-/// Dedupe keys and dead letters waiting for a commit point or a checkpoint.
-#[derive(Default)]
-struct Pending {
-    keys: Vec<DedupeKey>,
-    dead_letters: Vec<DeadLetterRecord>,
-}
-
 /// A record being processed: the innermost is the unit of work.
-struct Unit<'f> {
+struct Record<'f> {
     of: &'f For,
     value: Option<Value>,
     /// The raw JSON of a record that did not decode.
     raw: Option<String>,
-}
-
-/// What a failed call or evaluation tells a dead letter.
-struct FailureInfo {
-    failure: Failure,
-    attempts: u32,
-    request: Option<integ_runtime::http::errors::RecordedRequest>,
-    response: Option<integ_runtime::http::errors::RecordedResponse>,
 }
 
 /// The endpoint calls of one run, direct and nested; remembers the last
@@ -421,6 +363,7 @@ struct FailureInfo {
 struct Calls {
     apis: Arc<Apis>,
     handle: Handle,
+    /// The run's counters: the calls count writes and retries.
     live: Arc<Live>,
     failure: Mutex<Option<(CallFailure, u32, u32)>>,
 }
@@ -433,14 +376,11 @@ impl Calls {
         endpoint: u32,
         args: Vec<Value>,
     ) -> Result<Outcome, CallFailure> {
-        super::block_on(
-            &self.handle,
-            interpreter.call_endpoint_counted(&self.apis, api, endpoint, args, &self.live.calls),
-        )
+        super::block_on(&self.handle, interpreter.call_endpoint_counted(&self.apis, api, endpoint, args, &self.live))
     }
 
     fn next_page(&self, interpreter: &Interpreter, stream: &mut Stream) -> Option<Result<Vec<Item>, CallFailure>> {
-        super::block_on(&self.handle, stream.next_items(interpreter, &self.live.calls))
+        super::block_on(&self.handle, stream.next_items(interpreter, &self.live))
     }
 
     fn take_failure(&self) -> Option<(CallFailure, u32, u32)> {
@@ -465,48 +405,17 @@ impl EndpointCalls for Calls {
     }
 }
 
-/// One run of one flow.
+/// One run of one flow: its evaluation, over the run's bookkeeping.
 struct Runner<'h> {
     host: &'h Host,
     flow: &'h Flow,
-    id: RunId,
-    trigger: Trigger,
-    started: Instant,
+    /// Committed state, dedupe keys, dead letters, checkpoints, counters.
+    book: Bookkeeping,
     frame: Frame,
     calls: Arc<Calls>,
-    live: Arc<Live>,
     stop: &'h AtomicBool,
-    mode: Mode,
-    /// In a replay, why the replayed unit failed again (its dead letter not stored).
-    failed_again: Option<String>,
-    /// The committed state (§ 12.8).
-    committed: Vec<Value>,
-    /// Since the last commit point.
-    pending: Pending,
-    /// Committed since the last checkpoint.
-    unsaved: Pending,
-    /// The hashes of `unsaved.keys` and `pending.keys`, by loop and key.
-    recent_keys: HashMap<(String, String), String>,
-    since_checkpoint: u32,
-    records: Vec<Unit<'h>>,
-    event_body: Option<Vec<u8>>,
-    /// The queued event a webhook run processes: it leaves the queue in the last checkpoint.
-    event: Option<EventId>,
-    /// Its headers (without signatures and credentials), for its dead letter.
-    event_headers: Vec<(String, String)>,
-    dead_letter_ids: Vec<DeadLetterId>,
-    last_error: Option<String>,
-    interrupted: bool,
-    checkpoints: u64,
-    checkpoint_time: Duration,
-    /// The state values as the store holds them (encoded), to save only changes.
-    saved_states: HashMap<String, String>,
-    /// When the counters were last saved.
-    counters_saved: Option<Instant>,
+    records: Vec<Record<'h>>,
 }
-
-/// How often checkpoints save the run's counters.
-const COUNTERS_EVERY: Duration = Duration::from_secs(1);
 
 impl<'h> Runner<'h> {
     fn start(
@@ -515,46 +424,22 @@ impl<'h> Runner<'h> {
         trigger: Trigger,
         live: Arc<Live>,
         stop: &'h AtomicBool,
-        mode: Mode,
+        mode: RunMode,
     ) -> Result<Runner<'h>, RunError> {
-        let id = host.store.start_run(&flow.name, trigger, Timestamp::now())?;
-        let calls = Arc::new(Calls {
-            apis: host.apis.clone(),
-            handle: host.handle.clone(),
-            live: live.clone(),
-            failure: Mutex::new(None),
-        });
-        let frame = Frame::with_calls(flow.frame_size, calls.clone());
-        tracing::info!(flow = %flow.name, run = %id, trigger = %trigger, "{} started", flow.name);
-        Ok(Runner {
-            host,
-            flow,
-            id,
+        let config = RunConfig {
+            flow: flow.name.clone(),
+            location: flow.location.to_string(),
+            batch: flow.batch,
             trigger,
-            started: Instant::now(),
-            frame,
-            calls,
-            live,
-            stop,
             mode,
-            failed_again: None,
-            committed: Vec::new(),
-            pending: Pending::default(),
-            unsaved: Pending::default(),
-            recent_keys: HashMap::new(),
-            since_checkpoint: 0,
-            records: Vec::new(),
-            event_body: None,
-            event: None,
-            event_headers: Vec::new(),
-            dead_letter_ids: Vec::new(),
-            last_error: None,
-            interrupted: false,
-            checkpoints: 0,
-            checkpoint_time: Duration::ZERO,
-            saved_states: HashMap::new(),
-            counters_saved: None,
-        })
+            live: live.clone(),
+            counts_retries: true,
+        };
+        let book = Bookkeeping::start(host.store.clone(), config)?;
+        let calls =
+            Arc::new(Calls { apis: host.apis.clone(), handle: host.handle.clone(), live, failure: Mutex::new(None) });
+        let frame = Frame::with_calls(flow.frame_size, calls.clone());
+        Ok(Runner { host, flow, book, frame, calls, stop, records: Vec::new() })
     }
 
     fn interpreter(&self) -> &'h Interpreter {
@@ -563,203 +448,50 @@ impl<'h> Runner<'h> {
 
     /// The states from the store, or their initial values (§ 12.4).
     fn load_state(&mut self) -> Result<(), Failed> {
-        let stored = self
-            .host
-            .store
-            .load_state(&self.flow.name)
-            .map_err(|error| Failed::new(format!("{}: cannot read its state: {error}", self.flow.name)))?;
+        self.book.load_states()?;
         let interpreter = self.interpreter();
-        self.saved_states = stored.clone();
         for (slot, state) in self.flow.states.iter().enumerate() {
-            let value = match stored.get(&state.name) {
-                Some(text) => decode::json(text.as_bytes(), &interpreter.desc(&state.ty), &interpreter.schema, &state.name)
-                    .map_err(|error| {
-                        Failed::new(format!(
-                            "{} ({}): the stored state `{}` no longer decodes as `{}`: {error}; start it afresh with `integ run --reset-state {}`",
-                            self.flow.name,
-                            self.flow.location,
-                            state.name,
-                            interpreter.program.types.display(&state.ty),
-                            self.flow.name
-                        ))
-                    })?,
+            let value = match self.book.stored_state(&state.name) {
+                Some(text) => {
+                    decode::json(text.as_bytes(), &interpreter.desc(&state.ty), &interpreter.schema, &state.name)
+                        .map_err(|error| {
+                            let ty = interpreter.program.types.display(&state.ty).to_string();
+                            self.book.undecodable_state(&state.name, &ty, error)
+                        })?
+                }
                 None => interpreter
                     .eval(&mut Frame::new(state.init_frame_size), &state.init)
-                    .map_err(|error| Failed::new(format!("{}: the initial value of `{}`: {error}", self.flow.name, state.name)))?,
+                    .map_err(|error| self.book.init_failed(&state.name, error))?,
             };
             self.frame.set(slot as u32, value);
         }
-        self.committed = self.working_state();
-        Ok(())
+        let states = self.encode_states();
+        self.book.loaded(states)
     }
 
-    fn working_state(&self) -> Vec<Value> {
-        self.frame.slots.iter().take(self.flow.states.len()).cloned().collect()
+    /// The working state, encoded as the store keeps it (state name → JSON text).
+    fn encode_states(&self) -> Result<BTreeMap<String, String>, EvalError> {
+        let interpreter = self.interpreter();
+        let mut encoded = BTreeMap::new();
+        for (state, value) in self.flow.states.iter().zip(&self.frame.slots) {
+            let text = encode::json_string(value, &interpreter.desc(&state.ty), &interpreter.schema)
+                .map_err(|error| EvalError::Other(format!("`{}`: {error}", state.name)))?;
+            encoded.insert(state.name.clone(), text);
+        }
+        Ok(encoded)
     }
 
     /// Ends the run: the last commit point and checkpoint (or, for a failed
     /// run, the checkpoint of what was committed), then its history.
-    fn finish(mut self, result: Result<Control, Failed>) -> Report {
-        let mut error = None;
-        match result {
-            Ok(control) => {
-                // A stop comes between top-level records: what ran is committed.
-                self.interrupted = control == Control::Stop;
-                self.commit_point();
-            }
-            Err(failed) => {
-                // The working state goes back to the last commit point.
-                self.pending = Pending::default();
-                // A failed event goes to the dead letters, so that it can be replayed (§ 12.3).
-                if self.event.is_some() && self.mode == Mode::Run {
-                    let failure = Failure {
-                        error: "Failed".to_owned(),
-                        api: None,
-                        endpoint: None,
-                        status: None,
-                        message: failed.message.clone(),
-                    };
-                    self.records.clear();
-                    let record = self.dead_letter(FailureInfo { failure, attempts: 0, request: None, response: None });
-                    tracing::warn!(
-                        flow = %self.flow.name, run = %self.id,
-                        "the event is dead-lettered as {}", record.id
-                    );
-                    self.live.dead_letters.fetch_add(1, Ordering::Relaxed);
-                    self.unsaved.dead_letters.push(record);
-                }
-                error = Some(failed.message);
-            }
-        }
-        if let Err(failed) = self.checkpoint(true) {
-            error.get_or_insert(failed.message);
-        }
-        let counters = self.counters();
-        let outcome = match (&error, counters.dead_letters) {
-            (Some(_), _) => RunOutcome::Failed,
-            (None, 0) => RunOutcome::Completed,
-            (None, _) => RunOutcome::CompletedWithDeadLetters,
-        };
-        let history_error = error.clone().or_else(|| self.interrupted.then(|| "stopped by a signal".to_owned()));
-        let end = RunEnd { at: Timestamp::now(), outcome, counters, error: history_error };
-        if let Err(store_error) = self.host.store.finish_run(self.id, &end) {
-            tracing::error!(flow = %self.flow.name, run = %self.id, "cannot record the end of the run: {store_error}");
-        }
-        let duration = self.started.elapsed();
-        let summary = format!(
-            "read {}, written {}, skipped {}, dead letters {}, retries {}",
-            counters.read,
-            counters.written,
-            counters.skipped,
-            counters.dead_letters,
-            self.live.retries()
-        );
-        match (&error, self.interrupted) {
-            (Some(message), _) => {
-                tracing::error!(flow = %self.flow.name, run = %self.id, "{} failed: {message}; {summary}", self.flow.name)
-            }
-            (None, true) => tracing::info!(
-                flow = %self.flow.name, run = %self.id,
-                "{} stopped by a signal, state saved: {summary}", self.flow.name
-            ),
-            (None, false) => tracing::info!(
-                flow = %self.flow.name, run = %self.id,
-                "{} {}: {summary}", self.flow.name, outcome
-            ),
-        }
-        Report {
-            flow: self.flow.name.clone(),
-            run: self.id,
-            trigger: self.trigger,
-            outcome,
-            counters,
-            retries: self.live.retries(),
-            duration,
-            error,
-            interrupted: self.interrupted,
-            dead_letters: std::mem::take(&mut self.dead_letter_ids),
-            checkpoints: self.checkpoints,
-            checkpoint_time: self.checkpoint_time,
-        }
-    }
-
-    fn counters(&self) -> Counters {
-        self.live.counters()
-    }
-
-    // ----- Commits and checkpoints (§ 12.8) -----
-
-    /// A commit point: the working state, the record's keys and dead letters become committed.
-    fn commit_point(&mut self) {
-        // Dead letters count once committed (a failing run discards its record's).
-        self.live.dead_letters.fetch_add(self.pending.dead_letters.len() as u64, Ordering::Relaxed);
-        if self.mode != Mode::ReplayRecord {
-            self.committed = self.working_state();
-        }
-        self.unsaved.keys.append(&mut self.pending.keys);
-        self.unsaved.dead_letters.append(&mut self.pending.dead_letters);
+    fn finish(self, result: Result<Control, Failed>) -> Report {
+        let states = self.encode_states();
+        Report::new(self.flow, self.book.finish(result, states))
     }
 
     /// A commit point after a top-level record; a checkpoint every `batch` of them.
     fn commit(&mut self) -> Result<(), Failed> {
-        self.commit_point();
-        self.since_checkpoint += 1;
-        // In a webhook flow the event is the unit of durability: one checkpoint at its end.
-        if self.since_checkpoint >= self.flow.batch && self.event_body.is_none() {
-            self.checkpoint(false)?;
-        }
-        Ok(())
-    }
-
-    fn checkpoint(&mut self, final_checkpoint: bool) -> Result<(), Failed> {
-        let started = Instant::now();
-        let mut checkpoint = Checkpoint::new(self.id, Timestamp::now());
-        if self.mode != Mode::ReplayRecord {
-            // Only the states that changed since they were last saved.
-            let mut encoded = self.encode_states(&self.committed)?;
-            encoded.retain(|name, value| self.saved_states.get(name) != Some(value));
-            checkpoint.state = encoded;
-        }
-        if final_checkpoint {
-            checkpoint.event = self.event;
-        }
-        checkpoint.dedupe_keys = std::mem::take(&mut self.unsaved.keys);
-        checkpoint.dead_letters = std::mem::take(&mut self.unsaved.dead_letters);
-        // Counters are for the operator: saved at most once a second, and
-        // exactly at the end of the run (`finish_run`).
-        if self.counters_saved.is_none_or(|saved| saved.elapsed() >= COUNTERS_EVERY) || final_checkpoint {
-            checkpoint.counters = Some(self.counters());
-            self.counters_saved = Some(Instant::now());
-        }
-        if let Err(error) = self.host.store.checkpoint(&self.flow.name, &checkpoint) {
-            // Nothing of it was written: its keys and dead letters wait for the next one.
-            self.unsaved.keys = checkpoint.dedupe_keys;
-            self.unsaved.dead_letters = checkpoint.dead_letters;
-            return Err(Failed::new(format!("{}: cannot save a checkpoint: {error}", self.flow.name)));
-        }
-        self.dead_letter_ids.extend(checkpoint.dead_letters.iter().map(|letter| letter.id));
-        self.saved_states.extend(checkpoint.state);
-        // Keys now in the store are looked up there; those of the record in flight stay.
-        self.recent_keys.retain(|(loop_id, key), _| {
-            self.pending.keys.iter().any(|pending| pending.loop_id == *loop_id && pending.key == *key)
-        });
-        self.since_checkpoint = 0;
-        self.checkpoints += 1;
-        self.checkpoint_time += started.elapsed();
-        Ok(())
-    }
-
-    fn encode_states(&self, values: &[Value]) -> Result<BTreeMap<String, String>, Failed> {
-        let interpreter = self.interpreter();
-        let mut encoded = BTreeMap::new();
-        for (state, value) in self.flow.states.iter().zip(values) {
-            let text =
-                encode::json_string(value, &interpreter.desc(&state.ty), &interpreter.schema).map_err(|error| {
-                    Failed::new(format!("{}: state `{}` cannot be saved: {error}", self.flow.name, state.name))
-                })?;
-            encoded.insert(state.name.clone(), text);
-        }
-        Ok(encoded)
+        let states = self.encode_states();
+        self.book.commit(states)
     }
 
     // ----- Statements (§ 12.5) -----
@@ -805,21 +537,14 @@ impl<'h> Runner<'h> {
                     Step::Value(value) => encode::text(&value, &self.interpreter().schema),
                     Step::Control(control) => return Ok(control),
                 };
-                Err(Failed::new(format!("{} ({}): {text}", self.flow.name, statement.location)))
+                Err(self.book.fail(&statement.location.to_string(), &text))
             }
             StmtKind::Log { level, message, .. } => {
                 let text = match self.eval(statement, message)? {
                     Step::Value(value) => encode::text(&value, &self.interpreter().schema),
                     Step::Control(control) => return Ok(control),
                 };
-                let text = integ_runtime::secret::redact(&text);
-                let (flow, run) = (&self.flow.name, self.id);
-                match level {
-                    LogLevel::Debug => tracing::debug!(flow = %flow, run = %run, "{text}"),
-                    LogLevel::Info => tracing::info!(flow = %flow, run = %run, "{text}"),
-                    LogLevel::Warn => tracing::warn!(flow = %flow, run = %run, "{text}"),
-                    LogLevel::Error => tracing::error!(flow = %flow, run = %run, "{text}"),
-                }
+                self.book.log(log_level(*level), &text);
                 Ok(Control::Next)
             }
             StmtKind::For(each) => self.for_loop(statement, each),
@@ -929,11 +654,11 @@ impl<'h> Runner<'h> {
     /// record only: the loop goes on).
     fn record(&mut self, each: &'h For, item: Item, streamed: Option<(u32, u32)>) -> Result<Control, Failed> {
         if streamed.is_some() {
-            self.live.read.fetch_add(1, Ordering::Relaxed);
+            self.book.count_read();
         }
         let control = match item {
             Err(bad) => {
-                self.records.push(Unit { of: each, value: None, raw: Some(bad.raw.clone()) });
+                self.records.push(Record { of: each, value: None, raw: Some(bad.raw.clone()) });
                 let (api, endpoint) = streamed.unwrap_or_default();
                 let result = self.undecodable(each, &bad.error, api, endpoint);
                 self.records.pop();
@@ -941,14 +666,14 @@ impl<'h> Runner<'h> {
             }
             Ok(value) => {
                 self.frame.set(each.slot, value.clone());
-                self.records.push(Unit { of: each, value: Some(value), raw: None });
+                self.records.push(Record { of: each, value: Some(value), raw: None });
                 let result = self.record_body(each);
                 self.records.pop();
                 result?
             }
         };
         if control == Control::Skip && streamed.is_some() {
-            self.live.skipped.fetch_add(1, Ordering::Relaxed);
+            self.book.count_skipped();
         }
         Ok(control)
     }
@@ -976,17 +701,16 @@ impl<'h> Runner<'h> {
                 Ok(hash) => hash,
                 Err(error) => return Ok(control(self.evaluation_failed_at(location, error)?)),
             };
-            if self.mode != Mode::ReplayRecord && self.is_duplicate(&each.id, &text, &hash)? {
+            if self.book.is_duplicate(&each.id, &text, &hash)? {
                 return Ok(Control::Skip);
             }
-            key = Some(DedupeKey::new(each.id.clone(), text, hash));
+            key = Some((text, hash));
         }
         let control = self.exec(&each.body)?;
         if matches!(control, Control::Next | Control::Skip)
-            && let Some(key) = key
+            && let Some((text, hash)) = key
         {
-            self.recent_keys.insert((key.loop_id.clone(), key.key.clone()), key.hash.clone());
-            self.pending.keys.push(key);
+            self.book.passed(&each.id, text, hash);
         }
         Ok(control)
     }
@@ -999,18 +723,6 @@ impl<'h> Runner<'h> {
         Ok(integ_runtime::natives::hash::sha256(&json))
     }
 
-    fn is_duplicate(&self, loop_id: &str, key: &str, hash: &str) -> Result<bool, Failed> {
-        if let Some(recent) = self.recent_keys.get(&(loop_id.to_owned(), key.to_owned())) {
-            return Ok(recent == hash);
-        }
-        let stored = self
-            .host
-            .store
-            .committed_hash(&self.flow.name, loop_id, key)
-            .map_err(|error| Failed::new(format!("{}: cannot read dedupe keys: {error}", self.flow.name)))?;
-        Ok(stored.as_deref() == Some(hash))
-    }
-
     fn eval_at(&mut self, location: &Location, expr: &Expr) -> Result<Step, Failed> {
         let statement = Stmt { kind: StmtKind::Skip, location: location.clone() };
         self.eval(&statement, expr)
@@ -1021,24 +733,28 @@ impl<'h> Runner<'h> {
     /// A stream record that did not decode: the stream endpoint's `on_exhausted`, for it alone.
     fn undecodable(&mut self, each: &For, error: &str, api: u32, endpoint: u32) -> Result<Control, Failed> {
         let (api_name, endpoint_name) = self.endpoint_names(api, endpoint);
-        let location = each_location(each);
         let message = format!("{api_name}.{endpoint_name}: a record does not decode: {error}");
-        let info = FailureInfo {
-            failure: Failure {
-                error: "Decode".to_owned(),
-                api: Some(api_name),
-                endpoint: Some(endpoint_name),
-                status: None,
-                message: message.clone(),
-            },
+        let failure = Failure {
+            error: "Decode".to_owned(),
+            api: Some(api_name),
+            endpoint: Some(endpoint_name),
+            status: None,
+            message,
+        };
+        let letter = Letter {
+            failure,
             attempts: 0,
             request: None,
             response: None,
+            unit: self.unit(),
+            states: self.encode_states(),
         };
         let action = self.on_exhausted(api, endpoint);
-        Ok(control(self.apply(&location, action, info)?))
+        self.book.unit_failed(&each_location(each).to_string(), action, letter)
     }
 
+    /// A call failed: the first arm of `catch` that catches it decides, else
+    /// the endpoint's `on_exhausted`.
     fn call_failed(
         &mut self,
         statement: &Stmt,
@@ -1048,173 +764,57 @@ impl<'h> Runner<'h> {
         endpoint: u32,
     ) -> Result<Step, Failed> {
         let (api_name, endpoint_name) = self.endpoint_names(api, endpoint);
-        let (action, info) = match failure {
-            CallFailure::Call(error) => {
-                let name = error.kind.error_name().to_owned();
-                let catchable = !matches!(error.kind, CallErrorKind::Pagination { .. });
-                let action = catch
-                    .filter(|_| catchable)
-                    .and_then(|catch| catch.action_for(&name))
-                    .unwrap_or_else(|| self.on_exhausted(api, endpoint));
-                let info = FailureInfo {
-                    failure: Failure {
-                        error: name,
-                        api: Some(api_name),
-                        endpoint: Some(endpoint_name),
-                        status: error.kind.status(),
-                        message: error.to_string(),
-                    },
-                    attempts: error.attempts,
-                    request: error.request.as_deref().cloned(),
-                    response: error.response.as_deref().cloned(),
-                };
-                (action, info)
-            }
-            CallFailure::Eval { context, error } => {
-                let info = FailureInfo {
-                    failure: Failure {
-                        error: "Evaluation".to_owned(),
-                        api: Some(api_name),
-                        endpoint: Some(endpoint_name),
-                        status: None,
-                        message: format!("{context}: {error}"),
-                    },
-                    attempts: 0,
-                    request: None,
-                    response: None,
-                };
-                (Action::DeadLetter, info)
-            }
-        };
-        self.apply(&statement.location, action, info)
+        let arms: Vec<(Option<&str>, UnitAction)> = catch
+            .map(|catch| catch.arms.iter().map(|arm| (arm.error.as_deref(), unit_action(arm.action))).collect())
+            .unwrap_or_default();
+        let on_exhausted = self.on_exhausted(api, endpoint);
+        let (unit, states) = (self.unit(), self.encode_states());
+        let location = statement.location.to_string();
+        let endpoint = (api_name.as_str(), endpoint_name.as_str());
+        let control = self.book.call_failed(&location, failure, &arms, on_exhausted, endpoint, unit, states)?;
+        Ok(step(control))
     }
 
     fn evaluation_failed(&mut self, statement: &Stmt, error: EvalError) -> Result<Step, Failed> {
-        self.evaluation_failed_at(&statement.location.clone(), error)
+        self.evaluation_failed_at(&statement.location, error)
     }
 
+    /// A run-time error of evaluation: the unit of work is dead-lettered.
     fn evaluation_failed_at(&mut self, location: &Location, error: EvalError) -> Result<Step, Failed> {
-        let info = FailureInfo {
-            failure: Failure {
-                error: "Evaluation".to_owned(),
-                api: None,
-                endpoint: None,
-                status: None,
-                message: error.to_string(),
-            },
-            attempts: 0,
-            request: None,
-            response: None,
-        };
-        self.apply(location, Action::DeadLetter, info)
+        let (unit, states) = (self.unit(), self.encode_states());
+        let control = self.book.evaluation_failed(&location.to_string(), error, unit, states)?;
+        Ok(step(control))
     }
 
     fn evaluation_failed_control(&mut self, statement: &Stmt, error: EvalError) -> Result<Control, Failed> {
         Ok(control(self.evaluation_failed(statement, error)?))
     }
 
-    /// Applies an action to the unit of work (§ 12.7).
-    fn apply(&mut self, location: &Location, action: Action, info: FailureInfo) -> Result<Step, Failed> {
-        let (flow, run) = (&self.flow.name, self.id);
-        let message = info.failure.message.clone();
-        self.last_error = Some(message.clone());
-        match action {
-            Action::Ignore => {
-                tracing::warn!(flow = %flow, run = %run, "{location}: {message} (ignored)");
-                Ok(Step::Value(Value::None))
-            }
-            Action::Skip => {
-                tracing::info!(flow = %flow, run = %run, "{location}: {message}; {} skipped", self.unit_name());
-                Ok(Step::Control(Control::Skip))
-            }
-            Action::Fail => Err(Failed::new(format!("{flow} ({location}): {message}"))),
-            Action::DeadLetter => {
-                let record = self.dead_letter(info);
-                tracing::warn!(
-                    flow = %flow, run = %run,
-                    "{location}: {message}; {} dead-lettered as {}", self.unit_name(), record.id
-                );
-                // A replayed unit that fails again keeps its first dead letter only.
-                let replayed_unit = match self.mode {
-                    Mode::Run => false,
-                    Mode::ReplayRun => self.records.is_empty(),
-                    Mode::ReplayRecord => true,
-                };
-                if replayed_unit {
-                    self.failed_again = Some(message.clone());
-                } else {
-                    self.pending.dead_letters.push(record);
-                }
-                Ok(Step::Control(Control::DeadLettered))
-            }
-        }
-    }
-
-    fn unit_name(&self) -> &'static str {
-        match (self.records.last(), &self.event_body) {
-            (Some(_), _) => "the record",
-            (None, Some(_)) => "the event",
-            (None, None) => "the run",
-        }
-    }
-
-    fn dead_letter(&self, info: FailureInfo) -> DeadLetterRecord {
+    /// The unit of work a failure belongs to, for its dead letter: the
+    /// innermost record (its JSON, or the raw JSON of one that did not
+    /// decode, and the names it sees from outside its loop), else the run
+    /// (or the event).
+    fn unit(&self) -> Unit<'h> {
+        let Some(record) = self.records.last() else { return Unit::Run };
         let interpreter = self.interpreter();
-        let (unit, input, loop_id, context) = match self.records.last() {
-            Some(unit) => {
-                let input = match (&unit.value, &unit.raw) {
-                    (_, Some(raw)) => raw.clone(),
-                    (Some(value), None) => {
-                        encode::json_string(value, &interpreter.desc(&unit.of.item), &interpreter.schema)
-                            .unwrap_or_else(|_| encode::text(value, &interpreter.schema))
-                    }
-                    (None, None) => String::new(),
-                };
-                let context: Vec<(&str, String)> = unit
-                    .of
-                    .context
-                    .iter()
-                    .map(|(name, slot, ty)| {
-                        let value = self.frame.get(*slot);
-                        let text = encode::json_string(&value, &interpreter.desc(ty), &interpreter.schema)
-                            .unwrap_or_else(|_| "null".to_owned());
-                        (name.as_str(), text)
-                    })
-                    .collect();
-                (
-                    UnitKind::Record,
-                    UnitInput::Json(input),
-                    Some(unit.of.id.clone()),
-                    Some(integ_runtime::generated::flow::context(&context)),
-                )
-            }
-            None => match &self.event_body {
-                Some(body) => (
-                    UnitKind::Event,
-                    UnitInput::Event { headers: self.event_headers.clone(), body: body.clone() },
-                    None,
-                    None,
-                ),
-                None => (UnitKind::Run, UnitInput::None, None, None),
-            },
+        let of: &'h For = record.of;
+        let input = match (&record.value, &record.raw) {
+            (_, Some(raw)) => raw.clone(),
+            (Some(value), None) => encode::json_string(value, &interpreter.desc(&of.item), &interpreter.schema)
+                .unwrap_or_else(|_| encode::text(value, &interpreter.schema)),
+            (None, None) => String::new(),
         };
-        let state = match self.encode_states(&self.working_state()) {
-            Ok(states) => integ_runtime::generated::flow::states_object(states),
-            Err(_) => "{}".to_owned(),
-        };
-        DeadLetterRecord {
-            id: DeadLetterId::generate(),
-            at: Timestamp::now(),
-            unit,
-            input,
-            failure: info.failure,
-            attempts: info.attempts,
-            last_request: info.request,
-            last_response: info.response,
-            state,
-            loop_id,
-            context,
-        }
+        let context: Vec<(&str, String)> = of
+            .context
+            .iter()
+            .map(|(name, slot, ty)| {
+                let value = self.frame.get(*slot);
+                let text = encode::json_string(&value, &interpreter.desc(ty), &interpreter.schema)
+                    .unwrap_or_else(|_| "null".to_owned());
+                (name.as_str(), text)
+            })
+            .collect();
+        Unit::Record { loop_id: &of.id, input, context: integ_runtime::run::context(&context) }
     }
 
     fn endpoint_names(&self, api: u32, endpoint: u32) -> (String, String) {
@@ -1228,7 +828,7 @@ impl<'h> Runner<'h> {
     }
 
     /// The `on_exhausted` of the policy that applies to a call (§ 11.8).
-    fn on_exhausted(&self, api: u32, endpoint: u32) -> Action {
+    fn on_exhausted(&self, api: u32, endpoint: u32) -> UnitAction {
         let program = &self.interpreter().program;
         let api = program.apis.get(api as usize);
         let policy = api
@@ -1237,9 +837,9 @@ impl<'h> Runner<'h> {
             })
             .and_then(|index| program.policies.get(index as usize));
         match policy.map(|policy| policy.on_exhausted) {
-            Some(OnExhausted::Skip) => Action::Skip,
-            Some(OnExhausted::Fail) => Action::Fail,
-            Some(OnExhausted::DeadLetter) | None => Action::DeadLetter,
+            Some(OnExhausted::Skip) => UnitAction::Skip,
+            Some(OnExhausted::Fail) => UnitAction::Fail,
+            Some(OnExhausted::DeadLetter) | None => UnitAction::DeadLetter,
         }
     }
 }
@@ -1249,6 +849,33 @@ fn control(step: Step) -> Control {
     match step {
         Step::Value(_) => Control::Next,
         Step::Control(control) => control,
+    }
+}
+
+/// What a handled failure leaves: an ignored one is the value `none`.
+fn step(control: Control) -> Step {
+    match control {
+        Control::Next => Step::Value(Value::None),
+        control => Step::Control(control),
+    }
+}
+
+/// A `catch` arm's action, as the bookkeeping applies it.
+fn unit_action(action: Action) -> UnitAction {
+    match action {
+        Action::Skip => UnitAction::Skip,
+        Action::DeadLetter => UnitAction::DeadLetter,
+        Action::Fail => UnitAction::Fail,
+        Action::Ignore => UnitAction::Ignore,
+    }
+}
+
+fn log_level(level: LogLevel) -> RunLogLevel {
+    match level {
+        LogLevel::Debug => RunLogLevel::Debug,
+        LogLevel::Info => RunLogLevel::Info,
+        LogLevel::Warn => RunLogLevel::Warn,
+        LogLevel::Error => RunLogLevel::Error,
     }
 }
 

@@ -90,9 +90,10 @@ pub struct Redirects {
     pub token_urls: HashMap<String, String>,
 }
 
-/// Why a call of a generated client failed: the HTTP layer's error (a
-/// status mapped to an error name, a timeout, an answer that does not
-/// decode...), or an error of computing the request.
+/// Why a call of a generated client (or of the interpreter, which uses
+/// this type too) failed: the HTTP layer's error (a status mapped to an
+/// error name, a timeout, an answer that does not decode...), or an error
+/// of computing the request or reading the answer.
 #[derive(Debug, thiserror::Error)]
 pub enum CallFailure {
     #[error(transparent)]
