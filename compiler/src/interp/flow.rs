@@ -133,13 +133,7 @@ pub fn run(host: &Host, request: Request<'_>) -> Result<Report, RunError> {
 /// the payload type, is moved to the dead letters with its headers and raw
 /// body. Nothing interrupts an event's run: a signal is seen between events.
 pub fn run_event(host: &Host, event: &QueuedEvent, live: Arc<Live>) -> Result<Report, RunError> {
-    let flow = host
-        .interpreter
-        .program
-        .flows
-        .iter()
-        .find(|flow| flow.name == event.flow)
-        .ok_or_else(|| RunError::UnknownFlow(event.flow.clone()))?;
+    let flow = find_flow(host, &event.flow)?;
     let payload = match &flow.payload {
         Some((name, ty)) => {
             let interpreter = &host.interpreter;
@@ -149,11 +143,21 @@ pub fn run_event(host: &Host, event: &QueuedEvent, live: Arc<Live>) -> Result<Re
         }
         None => Err(format!("`{}` is not a webhook flow", flow.name)),
     };
-    let delivery = Delivery { id: Some(event.id), headers: event.headers.clone(), body: event.body.clone() };
+    let delivery = Delivery::from(event.clone());
     let unit = EventUnit { delivery, payload };
     let never = AtomicBool::new(false);
     let request = Request { flow: &flow.name, trigger: Trigger::Webhook, payload: None, live, stop: &never };
     run_in(host, request, RunMode::Run, Some(unit)).map(|(report, _)| report)
+}
+
+/// The program's flow `name`.
+fn find_flow<'h>(host: &'h Host, name: &str) -> Result<&'h Flow, RunError> {
+    host.interpreter
+        .program
+        .flows
+        .iter()
+        .find(|flow| flow.name == name)
+        .ok_or_else(|| RunError::UnknownFlow(name.to_owned()))
 }
 
 /// The queued event a webhook run processes.
@@ -171,13 +175,7 @@ fn run_in(
     mode: RunMode,
     event: Option<EventUnit>,
 ) -> Result<(Report, Option<String>), RunError> {
-    let flow = host
-        .interpreter
-        .program
-        .flows
-        .iter()
-        .find(|flow| flow.name == request.flow)
-        .ok_or_else(|| RunError::UnknownFlow(request.flow.to_owned()))?;
+    let flow = find_flow(host, request.flow)?;
     let mut run = Runner::start(host, flow, request.trigger, request.live, request.stop, mode)?;
     let payload = event.map(|event| {
         // A webhook event counts as one record read (§ 12.10).
@@ -227,13 +225,7 @@ pub struct Replayed {
 /// are not saved: the flow's cursor has moved on since.
 pub fn replay(host: &Host, id: DeadLetterId, live: Arc<Live>, stop: &AtomicBool) -> Result<Replayed, RunError> {
     let letter = host.store.dead_letter(id)?.ok_or_else(|| RunError::UnknownDeadLetter(id.to_string()))?;
-    let flow = host
-        .interpreter
-        .program
-        .flows
-        .iter()
-        .find(|flow| flow.name == letter.flow)
-        .ok_or_else(|| RunError::UnknownFlow(letter.flow.clone()))?;
+    let flow = find_flow(host, &letter.flow)?;
     let replayed = match letter.record.unit {
         UnitKind::Record => replay_record(host, flow, &letter, live, stop),
         UnitKind::Run | UnitKind::Event => replay_run(host, flow, &letter, live, stop),

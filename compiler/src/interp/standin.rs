@@ -1430,15 +1430,7 @@ impl ApiState {
                         json
                     }
                 };
-                let body = match select {
-                    None => value,
-                    Some(path) => {
-                        let mut body = skeleton.clone();
-                        set_path(&mut body, path, value);
-                        body
-                    }
-                };
-                Reply::json(200, &body)
+                Reply::json(200, &placed(skeleton, select.as_deref(), value))
             }
             Kind::Stream { records, skeleton, at, paging, page_size } => {
                 match page(records, skeleton, at, paging, PageSize::Default(*page_size), call) {
@@ -1723,6 +1715,19 @@ fn get_path<'a>(mut value: &'a Json, path: &[Seg]) -> Option<&'a Json> {
 }
 
 /// Puts `value` at `path` in `target`, making objects and lists on the way.
+/// A single result's body: `value` itself, or, with `select body.a.b`,
+/// `value` placed at that path of the response skeleton.
+fn placed(skeleton: &Json, select: Option<&[Seg]>, value: Json) -> Json {
+    match select {
+        None => value,
+        Some(path) => {
+            let mut body = skeleton.clone();
+            set_path(&mut body, path, value);
+            body
+        }
+    }
+}
+
 fn set_path(target: &mut Json, path: &[Seg], value: Json) {
     let Some((first, rest)) = path.split_first() else {
         *target = value;

@@ -14,7 +14,7 @@
 
 mod support;
 
-use support::without_ports;
+use support::{ENVIRONMENT, without_ports};
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -30,23 +30,6 @@ use integ_golden::{github_to_chat, shop_to_crm, stripe_to_ledger};
 use integ_runtime::generated::{Env, FlowHost, FlowReport};
 use integ_runtime::store::{MemoryStore, Store, StoreError, Trigger};
 use serde_json::Value as Json;
-
-/// Secrets both back ends read (the stand-ins take any credential).
-const ENVIRONMENT: &[(&str, &str)] = &[
-    ("SHOP_TOKEN", "test-shop-token"),
-    ("CRM_CLIENT_ID", "test-crm-client"),
-    ("CRM_CLIENT_SECRET", "test-crm-secret"),
-    ("GITHUB_CLIENT_ID", "test-github-client"),
-    ("GITHUB_CLIENT_SECRET", "test-github-secret"),
-    ("GITHUB_REFRESH_TOKEN", "test-github-refresh"),
-    ("GITHUB_WEBHOOK_SECRET", "test-webhook-secret"),
-    ("CHAT_TOKEN", "test-chat-token"),
-    ("CHAT_USER_ID", "test-chat-user"),
-    ("STRIPE_SECRET_KEY", "rk_test_known"),
-    ("LEDGER_KEY_ID", "test-ledger-key"),
-    ("LEDGER_SIGNING_SECRET", "test-ledger-signing"),
-    ("RATES_ACCESS_KEY", "test-rates-key"),
-];
 
 /// A generated flow, run once on a host.
 type Generated<A> =

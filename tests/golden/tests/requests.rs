@@ -11,6 +11,10 @@
 //! sides read. The HMAC signature of the ledger depends on the time: the
 //! server checks it, and records whether it is valid instead of its value.
 
+mod support;
+
+use support::ENVIRONMENT;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -27,23 +31,6 @@ use integ_golden::{github_to_chat, shop_to_crm, stripe_to_ledger};
 use integ_runtime::generated::{CallFailure, Env, Pages};
 use integ_runtime::{Value, decode, encode};
 use serde_json::{Value as Json, json};
-
-/// The environment both back ends read: secrets with known values.
-const ENVIRONMENT: &[(&str, &str)] = &[
-    ("SHOP_TOKEN", "test-shop-token"),
-    ("CRM_CLIENT_ID", "test-crm-client"),
-    ("CRM_CLIENT_SECRET", "test-crm-secret"),
-    ("GITHUB_CLIENT_ID", "test-github-client"),
-    ("GITHUB_CLIENT_SECRET", "test-github-secret"),
-    ("GITHUB_REFRESH_TOKEN", "test-github-refresh"),
-    ("GITHUB_WEBHOOK_SECRET", "test-webhook-secret"),
-    ("CHAT_TOKEN", "test-chat-token"),
-    ("CHAT_USER_ID", "test-chat-user"),
-    ("STRIPE_SECRET_KEY", "rk_test_known"),
-    ("LEDGER_KEY_ID", "test-ledger-key"),
-    ("LEDGER_SIGNING_SECRET", "test-ledger-signing"),
-    ("RATES_ACCESS_KEY", "test-rates-key"),
-];
 
 /// Every api, by name, and the path its stand-in answers under.
 const APIS: &[(&str, &str)] = &[

@@ -13,7 +13,7 @@
 
 mod support;
 
-use support::without_ports;
+use support::{ENVIRONMENT, without_ports};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,17 +34,8 @@ use tokio::task::JoinHandle;
 
 const HOOKS: &str = "tests/golden/programs/hooks.integ";
 const GITHUB: &str = "examples/github_to_chat/notify.integ";
+/// The webhook secret of `support::ENVIRONMENT`.
 const GITHUB_SECRET: &str = "test-webhook-secret";
-
-/// The secrets the GitHub example reads (the stand-ins take any credential).
-const ENVIRONMENT: &[(&str, &str)] = &[
-    ("GITHUB_CLIENT_ID", "test-github-client"),
-    ("GITHUB_CLIENT_SECRET", "test-github-secret"),
-    ("GITHUB_REFRESH_TOKEN", "test-github-refresh"),
-    ("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET),
-    ("CHAT_TOKEN", "test-chat-token"),
-    ("CHAT_USER_ID", "test-chat-user"),
-];
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)

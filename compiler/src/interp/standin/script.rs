@@ -22,7 +22,7 @@ use axum::response::Response;
 use serde_json::Value as Json;
 
 use super::{
-    ApiState, EndpointState, Incoming, Kind, OFFSET_PARAM, PageSize, Paging, Reply, lock, page, reset, set_path,
+    ApiState, EndpointState, Incoming, Kind, OFFSET_PARAM, PageSize, Paging, Reply, lock, page, placed, reset,
 };
 
 /// One response of a script.
@@ -166,17 +166,7 @@ fn returns(endpoint: &EndpointState, call: &Incoming, value: Json, per_page: Opt
                 Err(message) => Reply::error(400, "bad_page", message),
             }
         }
-        Kind::Single { skeleton, select, .. } => {
-            let body = match select {
-                None => value,
-                Some(path) => {
-                    let mut body = skeleton.clone();
-                    set_path(&mut body, path, value);
-                    body
-                }
-            };
-            Reply::json(200, &body)
-        }
+        Kind::Single { skeleton, select, .. } => Reply::json(200, &placed(skeleton, select.as_deref(), value)),
         Kind::Unservable(reason) => Reply::error(
             501,
             "fixture_needed",
